@@ -1,0 +1,51 @@
+# mmkg's developer entry points. `make` (or `make help`) lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-unit lint format bench-ingest neo4j-start neo4j-stop clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/mmkg: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "mmkg needs Python >= 3.11"; exit 1; }
+	@command -v java >/dev/null || { echo "mmkg needs Java 17 or 21 (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "mmkg needs Maven once, to fetch Neo4j (apt-get install maven)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/mmkg  ## Create .venv and install mmkg with its dev tools
+
+demo: setup  ## The main job: start Neo4j, apply the schema, load the demo graph, query it
+	$(BIN)/mmkg demo
+
+test: setup  ## Run the whole test suite (starts a throwaway Neo4j on a free port)
+	$(BIN)/pytest
+
+test-unit: setup  ## Run only the fast tests that need no server
+	$(BIN)/pytest tests/unit
+
+lint: setup  ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: setup  ## Format the code with ruff
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench-ingest: setup  ## Ingest benchmark on FB15k-237 (writes bench/results/ingest.json)
+	$(BIN)/python bench/ingest.py
+
+neo4j-start: setup  ## Start the managed Neo4j
+	$(BIN)/mmkg neo4j start
+
+neo4j-stop: setup  ## Stop the managed Neo4j
+	$(BIN)/mmkg neo4j stop
+
+clean:  ## Remove the virtual environment and caches (not ~/.mmkg)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

@@ -1,0 +1,1 @@
+"""The ``mmkg`` command line."""

@@ -1,0 +1,48 @@
+"""The ``mmkg`` console script."""
+
+from __future__ import annotations
+
+import typer
+
+from mmkg import __version__
+from mmkg.cli import data_cmd, demo_cmd, ingest_cmd, neo4j_cmd, schema_cmd
+from mmkg.cli.common import STATE, configure_logging
+
+app = typer.Typer(
+    help="mmkg: a multimodal knowledge graph that lives in Neo4j and learns.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+app.add_typer(neo4j_cmd.app, name="neo4j")
+app.add_typer(schema_cmd.app, name="schema")
+app.add_typer(ingest_cmd.app, name="ingest")
+app.add_typer(data_cmd.export_app, name="export")
+app.command()(data_cmd.stats)
+app.command()(data_cmd.cypher)
+app.command()(demo_cmd.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mmkg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More logging (-vv: debug)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings; no progress bars."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Settings come from MMKG_* environment variables (see the README)."""
+    STATE.quiet = quiet
+    configure_logging(verbose, quiet)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,64 @@
+"""``mmkg neo4j start | stop | status``: the managed local server."""
+
+from __future__ import annotations
+
+import typer
+
+from mmkg.cli.common import JSON_OPTION, handle_errors, load_settings, print_json
+from mmkg.platform.neo4j_server import server_status, start_server, stop_server
+from mmkg.platform.neo4j_server.process import ServerStatus
+
+app = typer.Typer(help="Run the managed local Neo4j 5.26 server.", no_args_is_help=True)
+
+
+def _show(status: ServerStatus, as_json: bool) -> None:
+    if as_json:
+        print_json(status.to_dict())
+        return
+    state = "running" if status.running else "not running"
+    typer.echo(f"Neo4j {state} at {status.uri}")
+    if status.version:
+        typer.echo(f"  version:     {status.version}")
+    if status.pid:
+        typer.echo(f"  pid:         {status.pid}")
+    typer.echo(f"  home:        {status.home}")
+    if status.credentials_file:
+        typer.echo(f"  credentials: {status.credentials_file} (user neo4j)")
+    elif not status.auth:
+        typer.echo("  credentials: none (authentication is off)")
+    if status.message and not status.running:
+        typer.echo(f"  {status.message}")
+
+
+@app.command()
+@handle_errors
+def start(as_json: bool = JSON_OPTION) -> None:
+    """Start the server (downloading it once with Maven) and wait until Bolt answers.
+
+    Idempotent: when the server already runs, this only reports it.
+    """
+    status = start_server(load_settings())
+    _show(status, as_json)
+
+
+@app.command()
+@handle_errors
+def stop() -> None:
+    """Stop the server gracefully."""
+    if stop_server(load_settings()):
+        typer.echo("Neo4j stopped")
+    else:
+        typer.echo("Neo4j was not running")
+
+
+@app.command()
+@handle_errors
+def status(as_json: bool = JSON_OPTION) -> None:
+    """Whether the server runs: URI, pid, version and where the credentials live.
+
+    Exits 0 when the server answers, 3 when it does not.
+    """
+    result = server_status(load_settings())
+    _show(result, as_json)
+    if not result.running:
+        raise typer.Exit(3)

@@ -1,0 +1,54 @@
+"""``mmkg schema apply | show``."""
+
+from __future__ import annotations
+
+import typer
+
+from mmkg.cli.common import JSON_OPTION, connect, handle_errors, print_json, print_table
+from mmkg.platform.schema import SchemaReport, apply_schema, describe_schema
+
+app = typer.Typer(help="Apply or show the graph schema.", no_args_is_help=True)
+
+
+def _show(report: SchemaReport, as_json: bool) -> None:
+    if as_json:
+        print_json(report.to_dict())
+        return
+    typer.echo(f"schema version {report.version} (this mmkg: {report.target_version})")
+    if report.applied_now:
+        typer.echo(f"applied now: migrations {report.applied_now}")
+    typer.echo("\nmigrations:")
+    print_table(
+        ["version", "description", "applied_at"],
+        [[m["version"], m["description"], m["applied_at"]] for m in report.migrations],
+        max_width=80,
+    )
+    typer.echo("\nconstraints:")
+    print_table(
+        ["name", "type", "on", "properties"],
+        [[c["name"], c["type"], c["labelsOrTypes"], c["properties"]] for c in report.constraints],
+    )
+    typer.echo("\nindexes:")
+    print_table(
+        ["name", "type", "on", "properties", "state"],
+        [
+            [i["name"], i["type"], i["labelsOrTypes"], i["properties"], i["state"]]
+            for i in report.indexes
+        ],
+    )
+
+
+@app.command()
+@handle_errors
+def apply(as_json: bool = JSON_OPTION) -> None:
+    """Apply pending schema migrations (idempotent; each is recorded in the graph)."""
+    with connect() as graph:
+        _show(apply_schema(graph), as_json)
+
+
+@app.command()
+@handle_errors
+def show(as_json: bool = JSON_OPTION) -> None:
+    """Show the schema version, migrations, constraints and indexes in the graph."""
+    with connect() as graph:
+        _show(describe_schema(graph), as_json)

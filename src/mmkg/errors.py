@@ -1,0 +1,49 @@
+"""The exception tree of mmkg.
+
+Every error the package raises on purpose derives from :class:`MmkgError`, so callers can
+catch one class. :class:`RetryableError` marks conditions that may pass by themselves (a
+server that is starting, a dropped connection); task queues can target it for automatic
+retries.
+"""
+
+from __future__ import annotations
+
+
+class MmkgError(Exception):
+    """Root of all mmkg errors."""
+
+
+class ConfigError(MmkgError):
+    """A setting is missing or invalid."""
+
+
+class RetryableError(MmkgError):
+    """A transient failure: the same call may succeed later."""
+
+
+class Neo4jUnavailableError(RetryableError):
+    """The Neo4j server cannot be reached."""
+
+
+class Neo4jAuthError(MmkgError):
+    """The Neo4j server refused the credentials."""
+
+
+class Neo4jServerError(MmkgError):
+    """The managed Neo4j server could not be installed, started or stopped."""
+
+
+class QueryError(MmkgError):
+    """A Cypher statement failed for a reason that retrying will not fix."""
+
+
+class SchemaError(MmkgError):
+    """The graph schema is invalid, or an identifier failed validation."""
+
+
+class IngestError(MmkgError):
+    """Input data could not be loaded."""
+
+
+class ExportError(MmkgError):
+    """The graph could not be exported."""

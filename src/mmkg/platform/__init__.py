@@ -1,0 +1,1 @@
+"""The engine: the Neo4j store and managed server, schema application, ingest, export, stats."""

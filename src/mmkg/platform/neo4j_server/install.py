@@ -1,0 +1,79 @@
+"""Assembling the Neo4j server's jars from Maven Central with ``mvn``."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from mmkg.errors import Neo4jServerError
+
+log = logging.getLogger(__name__)
+
+_MARKER = ".complete"
+
+
+def pom_path() -> Path:
+    """The project's ``deploy/neo4j/pom.xml`` (from the source tree, or the installed copy)."""
+    here = Path(__file__).resolve()
+    candidates = [
+        here.parents[4] / "deploy" / "neo4j" / "pom.xml",  # source checkout / editable install
+        here.parent / "pom.xml",  # wheel: copied in at build time
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise Neo4jServerError(
+        "cannot find deploy/neo4j/pom.xml; run mmkg from a checkout of the project "
+        "or reinstall the package"
+    )
+
+
+def lib_dir(cache_dir: Path, version: str) -> Path:
+    return cache_dir / f"neo4j-{version}" / "lib"
+
+
+def ensure_neo4j_lib(cache_dir: Path, version: str) -> Path:
+    """Return the folder of Neo4j's jars, downloading them with Maven on first use.
+
+    The jars land in a temporary folder first and are moved into place whole, so an interrupted
+    download never leaves a half-filled ``lib/`` behind.
+    """
+    target = lib_dir(cache_dir, version)
+    if (target / _MARKER).exists():
+        return target
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise Neo4jServerError(
+            "Maven is needed once to fetch Neo4j's jars from Maven Central; "
+            "install it (apt-get install maven) and run again"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="lib-", dir=target.parent))
+    cmd = [
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(pom_path()),
+        f"-Dneo4j.version={version}",
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={staging}",
+    ]
+    log.info("fetching Neo4j %s jars with Maven into %s (once)", version, target)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-20:])
+        raise Neo4jServerError(f"Maven could not fetch Neo4j {version}:\n{tail}")
+    if not any(staging.glob("neo4j-server-*.jar")):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise Neo4jServerError(f"Maven fetched no neo4j-server jar for Neo4j {version}")
+    (staging / _MARKER).write_text(version + "\n")
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    return target

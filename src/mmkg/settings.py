@@ -1,0 +1,143 @@
+"""All of mmkg's settings, in one validated object.
+
+Values come from environment variables prefixed ``MMKG_`` (``MMKG_NEO4J_URI`` and so on) or a
+``.env`` file in the working directory. Secrets come only from the environment or from the
+0600 credentials file that ``mmkg neo4j start`` writes under ``MMKG_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_NEO4J_VERSION = "5.26.30"
+
+
+def _default_home() -> Path:
+    return Path(os.path.expanduser("~")) / ".mmkg"
+
+
+class Settings(BaseSettings):
+    """mmkg's configuration. Each field maps to the environment variable ``MMKG_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MMKG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Where mmkg keeps the managed Neo4j server, credentials and run output.",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Where downloaded Neo4j jars are cached; default MMKG_HOME/cache. "
+        "Several homes may share one cache.",
+    )
+    neo4j_uri: str | None = Field(
+        default=None,
+        description="Bolt URI of the Neo4j server; default the managed local server.",
+    )
+    neo4j_user: str = Field(default="neo4j", description="Neo4j user name.")
+    neo4j_password: SecretStr | None = Field(
+        default=None,
+        description="Neo4j password; default the one in MMKG_HOME/neo4j/credentials. "
+        "When set before the managed server's first start, it becomes that server's password.",
+    )
+    neo4j_database: str = Field(default="neo4j", description="Database to use.")
+    neo4j_version: str = Field(
+        default=DEFAULT_NEO4J_VERSION, description="Version of the managed Neo4j server."
+    )
+    neo4j_bolt_port: int = Field(
+        default=7687, ge=1, le=65535, description="Bolt port of the managed server (127.0.0.1)."
+    )
+    neo4j_auth: bool = Field(
+        default=True,
+        description="Authentication on the managed server. Only turn it off on loopback tests.",
+    )
+    neo4j_heap: str | None = Field(
+        default=None, description="JVM heap of the managed server, e.g. 2g; default sized by RAM."
+    )
+    neo4j_pagecache: str | None = Field(
+        default=None, description="Page cache of the managed server, e.g. 1g; default by RAM."
+    )
+    neo4j_start_timeout: float = Field(
+        default=180.0, gt=0, description="Seconds to wait for Bolt after `mmkg neo4j start`."
+    )
+    java_home: Path | None = Field(
+        default=None,
+        description="JDK 17 or 21 for the managed server; default found on the machine.",
+    )
+    ingest_batch_size: int = Field(
+        default=20_000, ge=1, le=1_000_000, description="Rows per write transaction."
+    )
+    max_field_chars: int = Field(
+        default=4096,
+        ge=16,
+        description="Longest id, name or relation accepted in ingest; longer lines are rejected.",
+    )
+    max_text_chars: int = Field(
+        default=100_000, ge=16, description="Longest description accepted in entity ingest."
+    )
+
+    @field_validator("home", "cache_dir", "java_home", mode="before")
+    @classmethod
+    def _expand(cls, value: object) -> object:
+        if isinstance(value, str) and value:
+            return Path(os.path.expanduser(value))
+        return value
+
+    @field_validator("neo4j_heap", "neo4j_pagecache")
+    @classmethod
+    def _memory_size(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_memory(value)
+        return value
+
+    @property
+    def neo4j_dir(self) -> Path:
+        """Folder of the managed server (config, data, logs, pid file, credentials)."""
+        return self.home / "neo4j"
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.home / "cache"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.neo4j_dir / "credentials"
+
+    @property
+    def uri(self) -> str:
+        """The Bolt URI to connect to: MMKG_NEO4J_URI, else the managed server."""
+        return self.neo4j_uri or f"bolt://127.0.0.1:{self.neo4j_bolt_port}"
+
+    @property
+    def uses_managed_server(self) -> bool:
+        return self.neo4j_uri is None
+
+
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_memory(text: str) -> int:
+    """Parse a JVM-style size such as ``512m`` or ``2g`` into bytes.
+
+    >>> parse_memory("2g")
+    2147483648
+    """
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _UNITS and not value[-1:].isdigit() else ""
+    number = value[: len(value) - len(unit)]
+    if not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"invalid memory size {text!r}; use a number with k, m or g, e.g. 512m")
+    return int(number) * _UNITS[unit]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
