@@ -4,9 +4,16 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from mmkg.errors import ExportError
 from mmkg.platform.demo import load_demo
-from mmkg.platform.export import export_triples, iter_triple_blocks, write_export
+from mmkg.platform.export import (
+    estimate_export_bytes,
+    export_triples,
+    iter_triple_blocks,
+    write_export,
+)
 from mmkg.platform.ingest import ingest_triples
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
@@ -99,3 +106,24 @@ def test_demo_loads_once_and_answers_its_query(graph: Graph, neo4j_settings: Set
     assert second["triples"]["relationships_created"] == 0
     assert second["stats"]["relationships"] == first.stats["relationships"]
     assert {r["laureate"] for r in second["rows"]} == laureates
+
+
+def test_export_refuses_clearly_when_memory_would_not_fit(
+    graph: Graph, neo4j_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "in.tsv"
+    source.write_text("a\tr\tb\n", encoding="utf-8")
+    ingest_triples(graph, source, neo4j_settings)
+    assert 0 < estimate_export_bytes(graph) < 1024
+
+    class Tiny:
+        available = 100
+
+    monkeypatch.setattr("mmkg.platform.export.psutil.virtual_memory", lambda: Tiny())
+    with pytest.raises(ExportError, match=r"needs about .* GiB of memory"):
+        export_triples(graph)
+
+
+def test_export_of_an_empty_graph_says_so(graph: Graph) -> None:
+    with pytest.raises(ExportError, match="no triples"):
+        export_triples(graph)

@@ -76,6 +76,8 @@ def merge_triples(rel_type: str) -> str:
 EXPORT_ENTITIES = "MATCH (e:Entity) RETURN collect(id(e)) AS nids, collect(e.id) AS ids"
 
 
+# From the count store (O(1)): an upper bound on the triples an export will move.
+COUNT_ALL_RELATIONSHIPS = "MATCH ()-[r]->() RETURN count(r) AS n"
 # One statement for all types (one plan, one scan), one row per type.
 EXPORT_TRIPLES = (
     "MATCH (h:Entity)-[r]->(t:Entity) "

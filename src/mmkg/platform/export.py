@@ -17,6 +17,7 @@ from typing import Any
 import neo4j
 import numpy as np
 import numpy.typing as npt
+import psutil
 
 from mmkg.errors import ExportError
 from mmkg.graph_schema import queries as Q
@@ -106,8 +107,34 @@ def iter_triple_blocks(graph: Graph) -> Iterator[tuple[TripleExport, int, IntArr
         yield header, index, heads, tails
 
 
+# Client-side bytes per exported triple: two lists of Python ints from the driver (pointer and
+# int object each) plus the int64 arrays built from them.
+_BYTES_PER_TRIPLE = 2 * (8 + 32) + 6 * 8
+
+
+def estimate_export_bytes(graph: Graph) -> int:
+    """Memory an export of the whole graph needs on this side, from the count store."""
+    return int(graph.read(Q.COUNT_ALL_RELATIONSHIPS)[0]["n"]) * _BYTES_PER_TRIPLE
+
+
+def check_export_fits(graph: Graph, headroom: float = 0.8) -> None:
+    """Refuse, before anything is fetched, an export that would not fit in available memory."""
+    need = estimate_export_bytes(graph)
+    available = psutil.virtual_memory().available
+    if need > available * headroom:
+        raise ExportError(
+            f"exporting this graph needs about {need / 2**30:.1f} GiB of memory, but only "
+            f"{available / 2**30:.1f} GiB is available; free memory or export on a larger machine"
+        )
+
+
 def export_triples(graph: Graph) -> TripleExport:
-    """All triples of the graph's mmkg relation types, as integer ids plus id maps."""
+    """All triples of the graph's mmkg relation types, as integer ids plus id maps.
+
+    Raises:
+        ExportError: when the graph holds no triples, or the export would not fit in memory.
+    """
+    check_export_fits(graph)
     header: TripleExport | None = None
     parts: list[IntArray] = []
     for block_header, index, heads, tails in iter_triple_blocks(graph):
