@@ -46,7 +46,15 @@ CREATE_RELATION_TYPES = (
 # --- entities and triples -----------------------------------------------------------------
 # Returns the internal node ids, in input order, so that the relationship writes that follow
 # in the same load can seek nodes by id instead of through the index (twice as fast).
-MERGE_ENTITIES = "UNWIND $ids AS id MERGE (e:Entity {id: id}) RETURN collect(id(e)) AS nids"
+# ``existed`` tells the loader which nodes are new: a relationship touching a new node cannot
+# exist yet, so it skips the existence check for it.
+MERGE_ENTITIES = (
+    "UNWIND $ids AS id "
+    "OPTIONAL MATCH (x:Entity {id: id}) "
+    "WITH id, x IS NOT NULL AS existed "
+    "MERGE (e:Entity {id: id}) "
+    "RETURN collect(id(e)) AS nids, collect(existed) AS existed"
+)
 UPSERT_ENTITY_TEXT = (
     "UNWIND $rows AS row "
     "MERGE (e:Entity {id: row.id}) "

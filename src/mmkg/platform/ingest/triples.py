@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from mmkg.errors import RetryableError
 from mmkg.graph_schema import queries as Q
 from mmkg.platform.ingest.common import (
     IngestSummary,
@@ -64,7 +70,8 @@ def ingest_triples(
         _check_strict(path, fmt, order, settings.max_field_chars)
     rejects = RejectLog(rejects_path or default_rejects_path(settings.home, path))
     types = RelationTypeMap(graph)
-    node_ids: dict[str, int] = {}  # entity id -> internal node id, for this load
+    state = _LoadState()
+    pool = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)))
     chunk: list[Triple] = []
     bar = progress(count_lines(path), f"ingest {path.name}", "lines", show_progress)
     try:
@@ -74,16 +81,17 @@ def ingest_triples(
             else:
                 chunk.append(item)
                 if len(chunk) >= CHUNK_TRIPLES:
-                    _write_chunk(graph, chunk, types, node_ids, summary, settings, bar)
+                    _write_chunk(graph, chunk, types, state, summary, settings, bar, pool)
                     chunk = []
         if chunk:
-            _write_chunk(graph, chunk, types, node_ids, summary, settings, bar)
+            _write_chunk(graph, chunk, types, state, summary, settings, bar, pool)
     finally:
+        pool.shutdown()
         rejects.close()
         bar.close()
     summary.rejected = rejects.count
     summary.rejects_file = rejects.written_to
-    summary.entities_present = len(node_ids) - summary.entities_created
+    summary.entities_present = len(state.node_ids) - summary.entities_created
     summary.relationships_present = summary.records - summary.relationships_created
     summary.relation_types_created = types.created
     if rejects.count:
@@ -96,33 +104,74 @@ def ingest_triples(
     return summary.finish()
 
 
+@dataclass
+class _LoadState:
+    """What one load remembers across chunks."""
+
+    node_ids: dict[str, int] = field(default_factory=dict)  # entity id -> internal node id
+    fresh: set[int] = field(default_factory=set)  # nodes this load created
+
+
+def _merge_entities(
+    graph: Graph, chunk: list[Triple], state: _LoadState, summary: IngestSummary, batch: int
+) -> None:
+    ids = {h for h, _, _ in chunk}
+    ids.update(t for _, _, t in chunk)
+    new_ids = sorted(ids.difference(state.node_ids))
+    for id_batch in batched(new_ids, batch):
+        rows, counters = graph.write_result(Q.MERGE_ENTITIES, {"ids": list(id_batch)})
+        nids, existed = rows[0]["nids"], rows[0]["existed"]
+        state.node_ids.update(zip(id_batch, nids, strict=True))
+        state.fresh.update(n for n, old in zip(nids, existed, strict=True) if not old)
+        summary.entities_created += counters.nodes_created
+
+
 def _write_chunk(
     graph: Graph,
     chunk: list[Triple],
     types: RelationTypeMap,
-    node_ids: dict[str, int],
+    state: _LoadState,
     summary: IngestSummary,
     settings: Settings,
-    bar: object,
+    bar: Any,
+    pool: ThreadPoolExecutor,
 ) -> None:
-    batch = settings.ingest_batch_size
-    ids = {h for h, _, _ in chunk}
-    ids.update(t for _, _, t in chunk)
-    new_ids = sorted(ids.difference(node_ids))
-    for id_batch in batched(new_ids, batch):
-        rows, counters = graph.write_result(Q.MERGE_ENTITIES, {"ids": list(id_batch)})
-        node_ids.update(zip(id_batch, rows[0]["nids"], strict=True))
-        summary.entities_created += counters.nodes_created
+    """MERGE a chunk's relationships.
 
+    A relationship that touches a node this load created cannot exist yet: those are MERGEd by
+    one writer, since parallel writers creating relationships deadlock on shared nodes. The
+    rest (between nodes that were already there: a re-load, a resumed load) mostly exist, and
+    a MERGE that finds its relationship takes no write lock, so they run on every core.
+    """
+    batch = settings.ingest_batch_size
+    _merge_entities(graph, chunk, state, summary, batch)
     rel_types = types.types_for({r for _, r, _ in chunk})
-    by_type: dict[str, list[list[int]]] = defaultdict(list)
+    node_ids, fresh = state.node_ids, state.fresh
+    new_pairs: dict[str, list[list[int]]] = defaultdict(list)
+    old_pairs: dict[str, list[list[int]]] = defaultdict(list)
     for h, r, t in chunk:
-        by_type[rel_types[r]].append([node_ids[h], node_ids[t]])
-    for rel_type in sorted(by_type):
-        pairs = by_type[rel_type]
-        query = Q.merge_triples(rel_type)
-        for part in batched(pairs, batch):
-            counters = graph.write(query, {"pairs": list(part)})
-            summary.relationships_created += counters.relationships_created
-            bar.update(len(part))  # type: ignore[attr-defined]
+        pair = [node_ids[h], node_ids[t]]
+        (new_pairs if pair[0] in fresh or pair[1] in fresh else old_pairs)[rel_types[r]].append(
+            pair
+        )
+
+    def merge(job: tuple[str, Sequence[list[int]]]) -> int:
+        counters = graph.write(Q.merge_triples(job[0]), {"pairs": list(job[1])})
+        bar.update(len(job[1]))
+        return int(counters.relationships_created)
+
+    def jobs(pairs: dict[str, list[list[int]]]) -> list[tuple[str, Sequence[list[int]]]]:
+        return [(t, part) for t in sorted(pairs) for part in batched(pairs[t], batch)]
+
+    def merge_or_defer(job: tuple[str, Sequence[list[int]]]) -> int | None:
+        try:
+            return merge(job)
+        except RetryableError:
+            return None  # deadlocked past the driver's retries: redone by the single writer
+
+    summary.relationships_created += sum(map(merge, jobs(new_pairs)))
+    old_jobs = jobs(old_pairs)
+    results = list(pool.map(merge_or_defer, old_jobs))
+    for job, created in zip(old_jobs, results, strict=True):
+        summary.relationships_created += merge(job) if created is None else created
     summary.records += len(chunk)
