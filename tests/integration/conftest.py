@@ -98,3 +98,9 @@ def duplicate_relationships(graph: Graph) -> int:
         "WHERE c > 1 RETURN count(*) AS n"
     )
     return int(rows[0]["n"])
+
+
+def relation_mapping(graph: Graph) -> dict[str, str]:
+    """Raw relation name -> relationship type, as stored on :RelationType nodes."""
+    rows = graph.read("MATCH (r:RelationType) RETURN r.name AS name, r.type AS type")
+    return {r["name"]: r["type"] for r in rows}

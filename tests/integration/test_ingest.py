@@ -20,6 +20,7 @@ from tests.integration.conftest import (
     count_relationships,
     duplicate_relationships,
     env_for,
+    relation_mapping,
 )
 
 SMALL = (
@@ -57,11 +58,7 @@ def test_ingest_creates_native_types_and_is_idempotent(
         "MATCH (a:Entity {id: '/m/alice'})-[:NATIONALITY]->(c:Entity) RETURN c.id AS c"
     )
     assert rows == [{"c": "/m/uk"}]
-    mapping = {
-        r["name"]: r["type"]
-        for r in graph.read("MATCH (r:RelationType) RETURN r.name AS name, r.type AS type")
-    }
-    assert mapping == {
+    assert relation_mapping(graph) == {
         "/people/person/nationality": "NATIONALITY",
         "/people/person/spouse_s./people/marriage/spouse": "SPOUSE",
         "/location/location/contains": "CONTAINS",
@@ -81,11 +78,7 @@ def test_mapping_stays_stable_when_a_colliding_relation_arrives_later(
     ingest_triples(
         graph, _file(tmp_path, "a\t/film/film/nationality\tc\n", "more.tsv"), neo4j_settings
     )
-    mapping = {
-        r["name"]: r["type"]
-        for r in graph.read("MATCH (r:RelationType) RETURN r.name AS name, r.type AS type")
-    }
-    assert mapping == {
+    assert relation_mapping(graph) == {
         "/people/person/nationality": "NATIONALITY",
         "/film/film/nationality": "FILM_NATIONALITY",
     }

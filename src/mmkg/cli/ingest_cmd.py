@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,15 @@ def _report(summary: IngestSummary, as_json: bool) -> None:
         typer.echo(f"  rejects written to:    {summary.rejects_file}")
 
 
+def _run(loader: Callable[..., IngestSummary], path: Path, as_json: bool, **options: Any) -> None:
+    settings = load_settings()
+    with connect() as graph:
+        summary = loader(
+            graph, path, settings, show_progress=False if STATE.quiet else None, **options
+        )
+    _report(summary, as_json)
+
+
 @app.command()
 @handle_errors
 def triples(
@@ -67,15 +77,9 @@ def triples(
 
     Idempotent: running it again adds nothing; a run that was killed completes when re-run.
     """
-    settings = load_settings()
     f: TripleFormat = fmt  # type: ignore[assignment]
     o: TripleOrder = order  # type: ignore[assignment]
-    with connect() as graph:
-        summary = ingest_triples(
-            graph, path, settings, fmt=f, order=o, strict=strict, rejects_path=rejects,
-            show_progress=None if not STATE.quiet else False,
-        )  # fmt: skip
-    _report(summary, as_json)
+    _run(ingest_triples, path, as_json, fmt=f, order=o, strict=strict, rejects_path=rejects)
 
 
 @app.command()
@@ -96,11 +100,8 @@ def entities(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Load entity names, descriptions and aliases (creating entities that are missing)."""
-    settings = load_settings()
     f: EntityFormat | None = fmt  # type: ignore[assignment]
-    with connect() as graph:
-        summary = ingest_entities(
-            graph, path, settings, fmt=f, name_sep=name_sep, strict=strict, rejects_path=rejects,
-            show_progress=None if not STATE.quiet else False,
-        )  # fmt: skip
-    _report(summary, as_json)
+    _run(
+        ingest_entities, path, as_json, fmt=f, name_sep=name_sep, strict=strict,
+        rejects_path=rejects,
+    )  # fmt: skip

@@ -123,6 +123,16 @@ def iter_text_lines(path: Path) -> Iterator[tuple[int, str | None, bytes]]:
                 yield number, None, stripped
 
 
+def iter_records(path: Path) -> Iterator[tuple[int, str] | Reject]:
+    """Non-blank lines as ``(line_number, text)``; a line that is not UTF-8 as a Reject."""
+    source = str(path)
+    for number, text, raw in iter_text_lines(path):
+        if text is None:
+            yield bad_encoding(source, number, raw)
+        elif text.strip():
+            yield number, text
+
+
 def bad_encoding(source: str, number: int, raw: bytes) -> Reject:
     try:
         raw.decode("utf-8")

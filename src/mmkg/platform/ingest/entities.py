@@ -24,11 +24,10 @@ from mmkg.platform.ingest.common import (
     IngestSummary,
     Reject,
     RejectLog,
-    bad_encoding,
     batched,
     check_field,
     default_rejects_path,
-    iter_text_lines,
+    iter_records,
     strict_failure,
 )
 from mmkg.platform.progress import progress
@@ -140,12 +139,11 @@ def read_entities(
             )
         return
     first = True
-    for number, text, raw in iter_text_lines(path):
-        if text is None:
-            yield bad_encoding(source, number, raw)
+    for record in iter_records(path):
+        if isinstance(record, Reject):
+            yield record
             continue
-        if not text.strip():
-            continue
+        number, text = record
         if fmt == "jsonl":
             try:
                 obj = json.loads(text)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from mmkg.errors import IngestError
-from mmkg.platform.ingest.common import Reject, bad_encoding, check_field, iter_text_lines
+from mmkg.platform.ingest.common import Reject, check_field, iter_records
 
 TripleFormat = Literal["tsv", "csv", "jsonl"]
 TripleOrder = Literal["hrt", "htr"]
@@ -70,12 +70,11 @@ def read_triples(
         raise IngestError(f"unknown triple order {order!r}; use hrt or htr")
     source = str(path)
     first = True
-    for number, text, raw in iter_text_lines(path):
-        if text is None:
-            yield bad_encoding(source, number, raw)
+    for record in iter_records(path):
+        if isinstance(record, Reject):
+            yield record
             continue
-        if not text.strip():
-            continue
+        number, text = record
         fields = _fields_of_line(text, fmt)
         if isinstance(fields, str):
             yield Reject(source, number, fields, text)
