@@ -211,3 +211,12 @@ def test_a_load_killed_midway_completes_when_rerun(
     assert count_entities(graph) == len(
         {ln.split("\t")[i].strip() for ln in path.read_text().splitlines() for i in (0, 2)}
     )
+
+
+def test_missing_files_are_clear_errors(
+    graph: Graph, neo4j_settings: Settings, tmp_path: Path
+) -> None:
+    with pytest.raises(IngestError, match="no such file"):
+        ingest_triples(graph, tmp_path / "absent.tsv", neo4j_settings)
+    with pytest.raises(IngestError, match="no such file"):
+        ingest_entities(graph, tmp_path / "absent.tsv", neo4j_settings)

@@ -184,6 +184,8 @@ def ingest_entities(
         IngestError: unreadable file, or malformed records under ``strict``.
     """
     path = Path(path)
+    if not path.is_file():
+        raise IngestError(f"cannot read {path}: no such file")
     fmt = fmt or guess_entity_format(path)
     if fmt not in ("tsv", "jsonl", "json"):
         raise IngestError(f"unknown entity format {fmt!r}; use tsv, jsonl or json")
