@@ -103,6 +103,12 @@ def strict_failure(rejects: Sequence[Reject], total: int, source: str) -> Ingest
     )
 
 
+def require_file(path: Path) -> None:
+    """Fail early, before any counting or writing, when the input file is not there."""
+    if not path.is_file():
+        raise IngestError(f"cannot read {path}: no such file")
+
+
 def iter_text_lines(path: Path) -> Iterator[tuple[int, str | None, bytes]]:
     """Yield ``(line_number, text, raw)`` for each line; ``text`` is None when not UTF-8.
 

@@ -28,6 +28,7 @@ from mmkg.platform.ingest.common import (
     check_field,
     default_rejects_path,
     iter_records,
+    require_file,
     strict_failure,
 )
 from mmkg.platform.progress import progress
@@ -184,8 +185,7 @@ def ingest_entities(
         IngestError: unreadable file, or malformed records under ``strict``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise IngestError(f"cannot read {path}: no such file")
+    require_file(path)
     fmt = fmt or guess_entity_format(path)
     if fmt not in ("tsv", "jsonl", "json"):
         raise IngestError(f"unknown entity format {fmt!r}; use tsv, jsonl or json")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmkg.errors import IngestError, RetryableError
+from mmkg.errors import RetryableError
 from mmkg.graph_schema import queries as Q
 from mmkg.platform.ingest.common import (
     IngestSummary,
@@ -19,6 +19,7 @@ from mmkg.platform.ingest.common import (
     RejectLog,
     batched,
     default_rejects_path,
+    require_file,
     strict_failure,
 )
 from mmkg.platform.ingest.triple_reader import Triple, TripleFormat, TripleOrder, read_triples
@@ -65,8 +66,7 @@ def ingest_triples(
         IngestError: unreadable file, or malformed lines under ``strict``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise IngestError(f"cannot read {path}: no such file")
+    require_file(path)
     summary = IngestSummary(source=str(path), kind="triples")
     if strict:
         _check_strict(path, fmt, order, settings.max_field_chars)
