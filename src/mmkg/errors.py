@@ -47,3 +47,15 @@ class IngestError(MmkgError):
 
 class ExportError(MmkgError):
     """The graph could not be exported."""
+
+
+class DataError(MmkgError):
+    """A training dataset is missing, malformed or unusable (names the file and line)."""
+
+
+class TrainingError(MmkgError):
+    """Training or evaluation of an embedding model failed (names the step and the cause)."""
+
+
+class ResourceLimitError(MmkgError):
+    """A job would need more memory than allowed; raised before anything is allocated."""

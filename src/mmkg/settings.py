@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         default=100_000, ge=16, description="Longest description accepted in entity ingest."
     )
 
+    kge_max_memory: str | None = Field(
+        default=None,
+        description="Most memory a training or evaluation job may plan to use, e.g. 8g; "
+        "default 80% of the memory available when the job starts.",
+    )
+
     @field_validator("home", "cache_dir", "java_home", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:
@@ -90,7 +96,7 @@ class Settings(BaseSettings):
             return Path(os.path.expanduser(value))
         return value
 
-    @field_validator("neo4j_heap", "neo4j_pagecache")
+    @field_validator("neo4j_heap", "neo4j_pagecache", "kge_max_memory")
     @classmethod
     def _memory_size(cls, value: str | None) -> str | None:
         if value is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mmkg import __version__
-from mmkg.cli import data_cmd, demo_cmd, ingest_cmd, neo4j_cmd, schema_cmd
+from mmkg.cli import data_cmd, demo_cmd, ingest_cmd, kge_cmd, neo4j_cmd, schema_cmd
 from mmkg.cli.common import STATE, configure_logging
 
 app = typer.Typer(
@@ -21,6 +21,9 @@ app.add_typer(data_cmd.export_app, name="export")
 app.command()(data_cmd.stats)
 app.command()(data_cmd.cypher)
 app.command()(demo_cmd.demo)
+app.command()(kge_cmd.train)
+app.command("eval")(kge_cmd.eval_cmd)
+app.command()(kge_cmd.models)
 
 
 def _version(value: bool) -> None:

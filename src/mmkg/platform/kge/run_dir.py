@@ -1,0 +1,185 @@
+"""The self-describing folder a training run writes, and reading a model back from it.
+
+| file | content |
+|---|---|
+| ``config.json`` | the full training configuration, the dataset, versions |
+| ``entities.dict`` / ``relations.dict`` | ``index<TAB>id`` maps of the embedding rows |
+| ``entity_embeddings.npy`` / ``relation_embeddings.npy`` | float32 tables (best validation) |
+| ``history.json`` | per epoch: loss, triples/s, seconds, validation metrics |
+| ``metrics.json`` | final validation and test metrics, time, throughput, peak memory |
+| ``curves.png`` | loss and validation MRR per epoch |
+| ``checkpoint.pt`` | tables, optimizer state and progress, for ``--resume`` |
+| ``splits.npz`` | the train/valid/test split, for data that came from Neo4j |
+
+Every file is written to a temporary name and renamed, so an interrupted run never leaves
+a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from mmkg.errors import DataError, TrainingError
+from mmkg.platform.kge.config import TrainConfig
+from mmkg.platform.kge.data import KGDataset, encode_with, read_id_map
+from mmkg.platform.kge.models import KGEModel, build_model
+from mmkg.platform.kge.representations import EmbeddingTable
+
+CONFIG = "config.json"
+METRICS = "metrics.json"
+HISTORY = "history.json"
+CHECKPOINT = "checkpoint.pt"
+CURVES = "curves.png"
+SPLITS_FILE = "splits.npz"
+ENTITY_EMB = "entity_embeddings.npy"
+RELATION_EMB = "relation_embeddings.npy"
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = _tmp(path)
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path} is missing: is {path.parent} a training run folder?") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+
+
+def save_array(path: Path, array: npt.NDArray[Any]) -> None:
+    tmp = _tmp(path)
+    with tmp.open("wb") as fh:
+        np.save(fh, array)
+    os.replace(tmp, path)
+
+
+def save_embeddings(run: Path, model: KGEModel) -> None:
+    save_array(run / ENTITY_EMB, model.entities.to_numpy())
+    save_array(run / RELATION_EMB, model.relations.to_numpy())
+
+
+def save_checkpoint(run: Path, model: KGEModel, progress: dict[str, Any]) -> None:
+    state = {"entities": model.entities.state(), "relations": model.relations.state(), **progress}
+    tmp = _tmp(run / CHECKPOINT)
+    torch.save(state, tmp)
+    os.replace(tmp, run / CHECKPOINT)
+
+
+def load_checkpoint(run: Path, model: KGEModel) -> dict[str, Any]:
+    path = run / CHECKPOINT
+    if not path.is_file():
+        raise TrainingError(f"cannot resume: {path} does not exist")
+    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    model.entities.load_state(state.pop("entities"))
+    model.relations.load_state(state.pop("relations"))
+    return state
+
+
+def read_config(run: Path) -> tuple[TrainConfig, dict[str, Any]]:
+    """The run's training configuration and the rest of ``config.json`` (dataset, versions)."""
+    data = read_json(run / CONFIG)
+    try:
+        config = TrainConfig.model_validate(data["train"])
+    except (KeyError, ValueError) as e:
+        raise DataError(f"{run / CONFIG}: not a valid training configuration ({e})") from None
+    return config, data
+
+
+def load_model(run: Path, device: str = "cpu") -> tuple[KGEModel, list[str], list[str]]:
+    """The trained model of a run folder with its entity and relation id maps."""
+    config, _ = read_config(run)
+    config = config.model_copy(update={"device": device})
+    entity_ids = read_id_map(run / "entities.dict")
+    relation_names = read_id_map(run / "relations.dict")
+    model = build_model(config, len(entity_ids), len(relation_names), torch.Generator())
+    for table, name in ((model.entities, ENTITY_EMB), (model.relations, RELATION_EMB)):
+        path = run / name
+        if not path.is_file():
+            raise DataError(f"{path} is missing: the run has not finished an epoch yet")
+        if not isinstance(table, EmbeddingTable):
+            raise TrainingError("only embedding-table models can be loaded from .npy files")
+        try:
+            table.load_weight(np.load(path))
+        except ValueError as e:
+            raise DataError(f"{path}: {e}; it does not match {run / CONFIG}") from None
+    return model, entity_ids, relation_names
+
+
+def plot_curves(run: Path, history: list[dict[str, Any]]) -> None:
+    """``curves.png``: training loss and validation MRR per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax_loss = plt.subplots(figsize=(7, 4), dpi=100)
+    ax_loss.plot(epochs, [h["loss"] for h in history], color="tab:blue", label="training loss")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss", color="tab:blue")
+    validated = [h for h in history if h.get("valid_mrr") is not None]
+    if validated:
+        ax_mrr = ax_loss.twinx()
+        ax_mrr.plot(
+            [h["epoch"] for h in validated],
+            [h["valid_mrr"] for h in validated],
+            color="tab:red",
+            marker="o",
+            label="validation MRR",
+        )
+        ax_mrr.set_ylabel("validation MRR (filtered)", color="tab:red")
+    ax_loss.set_title(run.name)
+    fig.tight_layout()
+    tmp = _tmp(run / CURVES)
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    os.replace(tmp, run / CURVES)
+
+
+def save_splits(run: Path, data: KGDataset) -> None:
+    tmp = _tmp(run / SPLITS_FILE)
+    with tmp.open("wb") as fh:
+        np.savez(fh, train=data.train, valid=data.valid, test=data.test)
+    os.replace(tmp, run / SPLITS_FILE)
+
+
+def run_dataset(run: Path, folder: Path | None = None, order: str | None = None) -> KGDataset:
+    """The data to evaluate a run on, numbered by the run's id maps.
+
+    ``folder`` defaults to the dataset the run was trained on (its split, for Neo4j data).
+    Triples naming entities or relations the run has no vector for are counted in
+    ``unknown``; they cannot be ranked.
+    """
+    _, meta = read_config(run)
+    described = meta.get("dataset", {})
+    entity_ids = read_id_map(run / "entities.dict")
+    relation_names = read_id_map(run / "relations.dict")
+    if folder is None and described.get("source") == "neo4j":
+        with np.load(run / SPLITS_FILE) as arrays:
+            splits = {k: arrays[k] for k in ("train", "valid", "test")}
+        return KGDataset(entity_ids, relation_names, **splits, source="neo4j")
+    if folder is None:
+        folder = Path(described.get("source", ""))
+        if not folder.is_dir():
+            raise DataError(f"{run} was trained on {folder}, which is not here; pass --data DIR")
+    use_order = order or described.get("order", "hrt")
+    splits, unknown = encode_with(folder, entity_ids, relation_names, use_order)  # type: ignore[arg-type]
+    return KGDataset(
+        entity_ids, relation_names, splits["train"], splits["valid"], splits["test"],
+        source=str(folder), order=use_order, unknown=unknown,
+    )  # fmt: skip

@@ -1,0 +1,201 @@
+"""One process's share of an epoch: batches, negatives, loss, sparse updates.
+
+The same code runs in the main process (single-process and CUDA training) and in each
+Hogwild worker; only the slice of the epoch's permutation differs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import Tensor
+
+from mmkg.errors import TrainingError
+from mmkg.platform.kge.config import TrainConfig
+from mmkg.platform.kge.losses import all_entities_loss, regularization, slcwa_loss
+from mmkg.platform.kge.models import KGEModel
+from mmkg.platform.kge.representations import Representation
+from mmkg.platform.kge.sampling import NegativeSampler
+
+Progress = Callable[[int, float], None]
+# (representation, the rows gathered, the gathered tensor holding their gradient)
+Updates = list[tuple[Representation, Tensor, Tensor]]
+# Report progress to the bar about this often (batches); keeps inter-process traffic low.
+REPORT_EVERY = 8
+
+
+def epoch_generator(seed: int, epoch: int, worker: int = 0) -> torch.Generator:
+    """Randomness of one epoch (and worker) depends only on the seed: a resumed run draws
+    exactly what an uninterrupted one would."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_009 + worker)
+
+
+@dataclass
+class EpochStats:
+    loss_sum: float = 0.0
+    batches: int = 0
+    triples: int = 0
+
+    def add(self, other: EpochStats) -> None:
+        self.loss_sum += other.loss_sum
+        self.batches += other.batches
+        self.triples += other.triples
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / max(self.batches, 1)
+
+
+class StepRunner:
+    def __init__(self, model: KGEModel, config: TrainConfig, train: npt.NDArray[np.int64]) -> None:
+        self.model = model
+        self.config = config
+        self.device = model.entities.all().device
+        self.sampler = NegativeSampler(model.num_entities, config.neg_sampler, train)
+        if config.training == "slcwa":
+            self.rows = torch.from_numpy(train)
+            self.targets_csr: tuple[Tensor, Tensor] | None = None
+        else:
+            self.rows, self.targets_csr = _query_rows(train, model.num_relations, config.training)
+        self.all_entities = torch.arange(model.num_entities, device=self.device)
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.rows)
+
+    def run_epoch(
+        self, epoch: int, worker: int = 0, workers: int = 1, on_progress: Progress | None = None
+    ) -> EpochStats:
+        gen = epoch_generator(self.config.seed, epoch)
+        order = torch.randperm(self.num_rows, generator=gen)[worker::workers]
+        own = epoch_generator(self.config.seed, epoch, worker + 1)
+        stats = EpochStats()
+        pending_n, pending_loss, pending_batches = 0, 0.0, 0
+        size = self.config.batch_size
+        for step, lo in enumerate(range(0, len(order), size)):
+            index = order[lo : lo + size]
+            loss, n = self._step(index, epoch, step, own)
+            stats.loss_sum += loss
+            stats.batches += 1
+            stats.triples += n
+            pending_n, pending_loss, pending_batches = (
+                pending_n + n, pending_loss + loss, pending_batches + 1
+            )
+            if on_progress is not None and pending_batches == REPORT_EVERY:
+                on_progress(pending_n, pending_loss / pending_batches)
+                pending_n, pending_loss, pending_batches = 0, 0.0, 0
+        if on_progress is not None and pending_batches:
+            on_progress(pending_n, pending_loss / pending_batches)
+        return stats
+
+    def _step(self, index: Tensor, epoch: int, step: int, gen: torch.Generator) -> tuple[float, int]:
+        if self.config.training == "slcwa":
+            total, n, updates = self._slcwa(self.rows[index].to(self.device), step, gen)
+        else:
+            total, n, updates = self._all_entities(index)
+        value = float(total.detach())
+        if not math.isfinite(value):
+            raise TrainingError(
+                f"the loss became {value} at epoch {epoch + 1}, step {step + 1}: the embeddings "
+                f"diverged. Likely causes: the learning rate ({self.config.lr}) is too high for "
+                f"{self.config.optimizer}, or gamma ({self.config.gamma}) / the regularisation "
+                f"weight ({self.config.reg_weight}) is far off for this model; no update from "
+                "this step was applied"
+            )
+        total.backward()  # type: ignore[no-untyped-call]
+        for representation, rows_index, rows in updates:
+            representation.step(rows_index, rows)
+        return value, n
+
+    def _slcwa(self, batch: Tensor, step: int, gen: torch.Generator) -> tuple[Tensor, int, Updates]:
+        cfg, model = self.config, self.model
+        chunk = min(cfg.neg_chunk_size, len(batch))
+        chunks = len(batch) // chunk
+        batch = batch[: chunks * chunk]  # a ragged tail is dropped (it is drawn next epoch)
+        size = len(batch)
+        neg = self.sampler.sample((chunks, cfg.negatives), gen).to(self.device)
+        h, r, t = batch[:, 0], batch[:, 1], batch[:, 2]
+        uniq, inv = torch.unique(torch.cat([h, t, neg.flatten()]), return_inverse=True)
+        r_uniq, r_inv = torch.unique(r, return_inverse=True)
+        ent = model.entities.gather(uniq)
+        rel = model.relations.gather(r_uniq)
+        hv, tv = ent[inv[:size]], ent[inv[size : 2 * size]]
+        nv = ent[inv[2 * size :]].view(chunks, cfg.negatives, -1)
+        raw_r = rel[r_inv]
+        rv = model.interaction.prepare_relation(raw_r)
+        pos = model.interaction.score(hv, rv, tv)
+        rc = rv.view(chunks, chunk, -1)
+        if step % 2 == 0:  # corrupt tails and heads in turn
+            neg_scores = model.interaction.score_tails(hv.view(chunks, chunk, -1), rc, nv)
+        else:
+            neg_scores = model.interaction.score_heads(nv, rc, tv.view(chunks, chunk, -1))
+        loss = slcwa_loss(
+            pos, neg_scores.reshape(size, -1), cfg.loss, cfg.margin, cfg.adversarial_temperature
+        )
+        reg = regularization(
+            cfg.regularizer, cfg.reg_weight, [hv, raw_r, tv], model.interaction.complex
+        )
+        total = loss if reg is None else loss + reg
+        return total, size, [(model.entities, uniq, ent), (model.relations, r_uniq, rel)]
+
+    def _all_entities(self, index: Tensor) -> tuple[Tensor, int, Updates]:
+        cfg, model = self.config, self.model
+        rows = self.rows[index].to(self.device)
+        anchor, rel_idx = rows[:, 0], rows[:, 1]
+        ent = model.entities.gather(self.all_entities)
+        r_uniq, r_inv = torch.unique(rel_idx, return_inverse=True)
+        rel = model.relations.gather(r_uniq)
+        raw_r = rel[r_inv]
+        query = ent[anchor]
+        scores = model.interaction.score_tails(query, model.interaction.prepare_relation(raw_r), ent)
+        if cfg.training == "1vsall":
+            target = rows[:, 2]
+            loss = all_entities_loss(scores, "ce", target, cfg.label_smoothing)
+            factors = [query, raw_r, ent[target]]
+        else:
+            assert self.targets_csr is not None
+            labels = _multi_hot(index, self.targets_csr, model.num_entities, self.device)
+            loss = all_entities_loss(scores, "bce", labels, cfg.label_smoothing)
+            factors = [query, raw_r]
+        reg = regularization(cfg.regularizer, cfg.reg_weight, factors, model.interaction.complex)
+        total = loss if reg is None else loss + reg
+        updates = [(model.entities, self.all_entities, ent), (model.relations, r_uniq, rel)]
+        return total, len(rows), updates
+
+
+def _query_rows(
+    train: npt.NDArray[np.int64], num_relations: int, training: str
+) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+    """Queries ``(anchor, relation, target)`` with reciprocal relations for head prediction.
+
+    1vsAll keeps one row per triple and direction; KvsAll one row per distinct
+    ``(anchor, relation)`` whose targets sit in a CSR (offsets, entities).
+    """
+    h, r, t = train[:, 0], train[:, 1], train[:, 2]
+    rows = np.concatenate([np.stack([h, r, t], 1), np.stack([t, r + num_relations, h], 1)])
+    if training == "1vsall":
+        return torch.from_numpy(rows), None
+    keys = rows[:, 0] * (2 * num_relations) + rows[:, 1]
+    order = np.argsort(keys, kind="stable")
+    keys, targets = keys[order], rows[order, 2]
+    uniq, starts = np.unique(keys, return_index=True)
+    offsets = np.append(starts, len(keys))
+    queries = np.stack([uniq // (2 * num_relations), uniq % (2 * num_relations), np.zeros_like(uniq)], 1)
+    return torch.from_numpy(queries), (torch.from_numpy(offsets), torch.from_numpy(targets))
+
+
+def _multi_hot(index: Tensor, csr: tuple[Tensor, Tensor], num_entities: int, device: torch.device) -> Tensor:
+    offsets, targets = csr
+    lo, hi = offsets[index], offsets[index + 1]
+    counts = hi - lo
+    rows = torch.repeat_interleave(torch.arange(len(index)), counts)
+    starts = torch.repeat_interleave(lo - (torch.cumsum(counts, 0) - counts), counts)
+    cols = targets[starts + torch.arange(int(counts.sum()))]
+    labels = torch.zeros(len(index), num_entities, device=device)
+    labels[rows.to(device), cols.to(device)] = 1.0
+    return labels
