@@ -99,6 +99,8 @@ def rank_metrics(ranks: npt.NDArray[np.float64]) -> dict[str, float]:
 def _ranks_of(scores: Tensor, target: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
     true = scores.gather(1, target.unsqueeze(1))
     scores[rows, cols] = float("-inf")
+    # The true entity itself is not a competitor (filtered or not).
+    scores[torch.arange(len(target), device=scores.device), target] = float("-inf")
     nan = torch.isnan(scores)
     greater = (scores > true).sum(1) + nan.sum(1)
     equal = (scores == true).sum(1)

@@ -1,0 +1,184 @@
+"""mmkg against PyKEEN: the same data, model, dimension, negatives, batch, epochs, loss and
+optimizer, trained one after the other in this one command on this machine.
+
+Both train with sLCWA. mmkg shares each chunk's negatives between its positives (DGL-KE's
+joint sampling), updates only the rows a batch touched (row-wise Adagrad) and runs one
+Hogwild process per core; PyKEEN draws negatives per positive and runs dense Adagrad in one
+process with PyTorch's intra-op threads. Throughput is training triples (positives) per
+second over the whole training, compilation and start-up included; each model is then
+evaluated, filtered, on the test split: mmkg's by its evaluator, PyKEEN's by PyKEEN's
+RankBasedEvaluator (tests/unit/kge/test_evaluate.py shows the two agree).
+
+    .venv/bin/python bench/kge_vs_pykeen.py --dataset WN18RR --model transe --epochs 20
+    .venv/bin/python bench/kge_vs_pykeen.py --dataset FB15k-237 --model rotate --epochs 4
+
+Each run adds (or replaces) its entry in bench/results/kge_vs_pykeen.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mmkg.platform.kge.config import make_config
+from mmkg.platform.kge.data import KGDataset, load_folder
+from mmkg.platform.kge.trainer import cpu_count, train
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+RESULTS = REPO / "bench" / "results" / "kge_vs_pykeen.json"
+
+# Shared settings per model: the loss each model is usually trained with in both tools.
+SETUPS: dict[str, dict[str, Any]] = {
+    # TransE (L2), margin ranking loss, uniform negatives, Adagrad.
+    "transe": {"model": "transe_l2", "loss": "margin", "margin": 1.0, "gamma": 0.0,
+               "adversarial_temperature": 0.0, "lr": 0.1},
+    # RotatE with the self-adversarial loss of its paper (NSSA in PyKEEN), Adagrad.
+    "rotate": {"model": "rotate", "loss": "logistic", "gamma": 6.0,
+               "adversarial_temperature": 1.0, "lr": 0.05},
+}  # fmt: skip
+
+
+def _peak_rss_gb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 3)
+
+
+def run_mmkg(data: KGDataset, setup: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    overrides = {
+        **{k: v for k, v in setup.items() if k != "model"},
+        "dim": args.dim, "batch_size": args.batch_size, "negatives": args.negatives,
+        "neg_chunk_size": args.chunk, "epochs": args.epochs, "eval_every": 0,
+        "optimizer": "adagrad", "seed": args.seed, "num_procs": args.procs,
+    }  # fmt: skip
+    config = make_config(setup["model"], overrides)
+    with tempfile.TemporaryDirectory(prefix="mmkg-bench-") as tmp:
+        result = train(data, config, Path(tmp) / "run", show_progress=False)
+        history = json.loads((Path(tmp) / "run" / "history.json").read_text())
+    test = result.metrics["test"]
+    steady = statistics.median(h["triples_per_second"] for h in history[1:] or history)
+    return {
+        "train_seconds": result.metrics["train_seconds"],
+        "triples_per_second": result.metrics["triples_per_second"],
+        "steady_triples_per_second": round(steady, 1),
+        "processes": result.metrics["processes"],
+        "test_mrr": round(test["mrr"], 4),
+        "test_hits@10": round(test["hits@10"], 4),
+        "eval_seconds": test["seconds"],
+        "peak_rss_gb": result.metrics["peak_rss_gb"],
+        "config": config.model_dump(),
+    }
+
+
+def run_pykeen(data: KGDataset, setup: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    from pykeen.evaluation import RankBasedEvaluator
+    from pykeen.losses import MarginRankingLoss, NSSALoss
+    from pykeen.models import RotatE, TransE
+    from pykeen.training import SLCWATrainingLoop
+    from pykeen.triples import CoreTriplesFactory
+
+    torch.manual_seed(args.seed)
+    mapped = {s: torch.from_numpy(data.split(s)) for s in ("train", "valid", "test")}
+    factory = CoreTriplesFactory.create(
+        mapped["train"], num_entities=data.num_entities, num_relations=data.num_relations
+    )
+    if setup["model"] == "rotate":
+        loss = NSSALoss(margin=setup["gamma"], adversarial_temperature=setup["adversarial_temperature"])
+        model = RotatE(triples_factory=factory, embedding_dim=args.dim // 2, loss=loss,
+                       random_seed=args.seed)  # fmt: skip
+    else:
+        loss = MarginRankingLoss(margin=setup["margin"])
+        model = TransE(triples_factory=factory, embedding_dim=args.dim, scoring_fct_norm=2,
+                       loss=loss, random_seed=args.seed)  # fmt: skip
+    optimizer = torch.optim.Adagrad(model.get_grad_params(), lr=setup["lr"])
+    loop = SLCWATrainingLoop(
+        model=model,
+        triples_factory=factory,
+        optimizer=optimizer,
+        negative_sampler="basic",
+        negative_sampler_kwargs={"num_negs_per_pos": args.negatives},
+    )
+    started = time.perf_counter()
+    loop.train(triples_factory=factory, num_epochs=args.epochs, batch_size=args.batch_size,
+               use_tqdm=False)  # fmt: skip
+    seconds = time.perf_counter() - started
+    eval_started = time.perf_counter()
+    result = RankBasedEvaluator(filtered=True).evaluate(
+        model, mapped["test"], additional_filter_triples=[mapped["train"], mapped["valid"]],
+        batch_size=256, use_tqdm=False,
+    )  # fmt: skip
+    return {
+        "train_seconds": round(seconds, 2),
+        "triples_per_second": round(len(data.train) * args.epochs / seconds, 1),
+        "threads": torch.get_num_threads(),
+        "test_mrr": round(float(result.get_metric("both.realistic.inverse_harmonic_mean_rank")), 4),
+        "test_hits@10": round(float(result.get_metric("both.realistic.hits_at_10")), 4),
+        "eval_seconds": round(time.perf_counter() - eval_started, 2),
+        "peak_rss_gb": _peak_rss_gb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="WN18RR")
+    parser.add_argument("--model", choices=sorted(SETUPS), default="transe")
+    parser.add_argument("--dim", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--negatives", type=int, default=64)
+    parser.add_argument("--chunk", type=int, default=128, help="mmkg: positives per negative chunk")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--procs", type=int, default=0, help="mmkg Hogwild processes (0: per core)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["mmkg", "pykeen"], help="run one side only (debugging)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    folder = DATA / args.dataset
+    if not folder.is_dir():
+        raise SystemExit(f"dataset {args.dataset} not found at {folder} (../shared/data is absent)")
+    data = load_folder(folder)
+    setup = SETUPS[args.model]
+    entry: dict[str, Any] = {
+        "dataset": args.dataset,
+        "model": args.model,
+        "shared": {
+            "dim": args.dim, "batch_size": args.batch_size, "negatives_per_positive": args.negatives,
+            "epochs": args.epochs, "optimizer": "adagrad", **{k: v for k, v in setup.items() if k != "model"},
+        },  # fmt: skip
+        "machine": {"cpus": cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if args.only != "pykeen":
+        entry["mmkg"] = run_mmkg(data, setup, args)
+        print("mmkg  ", json.dumps({k: v for k, v in entry["mmkg"].items() if k != "config"}))
+    if args.only != "mmkg":
+        import pykeen.version
+
+        entry["pykeen"] = run_pykeen(data, setup, args)
+        entry["pykeen"]["version"] = pykeen.version.get_version()
+        print("pykeen", json.dumps(entry["pykeen"]))
+    if "mmkg" in entry and "pykeen" in entry:
+        ours, theirs = entry["mmkg"], entry["pykeen"]
+        entry["throughput_ratio"] = round(ours["triples_per_second"] / theirs["triples_per_second"], 2)
+        entry["mrr_difference"] = round(ours["test_mrr"] - theirs["test_mrr"], 4)
+        print(f"ratio {entry['throughput_ratio']}x, MRR difference {entry['mrr_difference']:+.4f}")
+    results: list[dict[str, Any]] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
+    results = [r for r in results if (r["dataset"], r["model"]) != (args.dataset, args.model)]
+    results.append(entry)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    os.replace(tmp, RESULTS)
+
+
+if __name__ == "__main__":
+    main()
