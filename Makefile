@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-unit lint format bench-ingest neo4j-start neo4j-stop clean
+.PHONY: help setup demo test test-unit lint format bench-ingest bench-kge bench-quality neo4j-start neo4j-stop clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,15 @@ format: setup  ## Format the code with ruff
 
 bench-ingest: setup  ## Ingest benchmark on FB15k-237 (writes bench/results/ingest.json)
 	$(BIN)/python bench/ingest.py
+
+bench-kge: setup  ## mmkg vs PyKEEN, TransE and RotatE on WN18RR and FB15k-237 (bench/results/kge_vs_pykeen.json)
+	$(BIN)/python bench/kge_vs_pykeen.py --dataset WN18RR --model transe --epochs 20
+	$(BIN)/python bench/kge_vs_pykeen.py --dataset WN18RR --model rotate --epochs 10
+	$(BIN)/python bench/kge_vs_pykeen.py --dataset FB15k-237 --model transe --epochs 5
+	$(BIN)/python bench/kge_vs_pykeen.py --dataset FB15k-237 --model rotate --epochs 4
+
+bench-quality: setup  ## Every model on FB15k-237 and WN18RR vs published results (bench/results/quality.json)
+	$(BIN)/python bench/kge_quality.py
 
 neo4j-start: setup  ## Start the managed Neo4j
 	$(BIN)/mmkg neo4j start

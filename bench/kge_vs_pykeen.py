@@ -12,7 +12,8 @@ RankBasedEvaluator (tests/unit/kge/test_evaluate.py shows the two agree).
     .venv/bin/python bench/kge_vs_pykeen.py --dataset WN18RR --model transe --epochs 20
     .venv/bin/python bench/kge_vs_pykeen.py --dataset FB15k-237 --model rotate --epochs 4
 
-Each run adds (or replaces) its entry in bench/results/kge_vs_pykeen.json.
+Each run adds (or replaces) its entry, per dataset, model and learning rate, in
+bench/results/kge_vs_pykeen.json.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ RESULTS = REPO / "bench" / "results" / "kge_vs_pykeen.json"
 
 # Shared settings per model: the loss each model is usually trained with in both tools.
 SETUPS: dict[str, dict[str, Any]] = {
-    # TransE (L2), margin ranking loss, uniform negatives, Adagrad.
+    # TransE (L2) with unit-norm entities (PyKEEN's TransE), margin ranking loss, Adagrad.
     "transe": {"model": "transe_l2", "loss": "margin", "margin": 1.0, "gamma": 0.0,
-               "adversarial_temperature": 0.0, "lr": 0.1},
+               "adversarial_temperature": 0.0, "lr": 0.05, "entity_norm": True},
     # RotatE with the self-adversarial loss of its paper (NSSA in PyKEEN), Adagrad.
     "rotate": {"model": "rotate", "loss": "logistic", "gamma": 6.0,
                "adversarial_temperature": 1.0, "lr": 0.05},
@@ -55,11 +56,14 @@ def _peak_rss_gb() -> float:
 
 
 def run_mmkg(data: KGDataset, setup: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    # PyKEEN starts TransE from unit-norm vectors; uniform(±√(3/d)) has the same norm.
+    scale = {"init_scale": (3.0 / args.dim) ** 0.5} if setup["model"] == "transe_l2" else {}
     overrides = {
+        **scale,
         **{k: v for k, v in setup.items() if k != "model"},
         "dim": args.dim, "batch_size": args.batch_size, "negatives": args.negatives,
         "neg_chunk_size": args.chunk, "epochs": args.epochs, "eval_every": 0,
-        "optimizer": "adagrad", "seed": args.seed, "num_procs": args.procs,
+        "optimizer": setup.get("optimizer", "adagrad"), "seed": args.seed, "num_procs": args.procs,
     }  # fmt: skip
     config = make_config(setup["model"], overrides)
     with tempfile.TemporaryDirectory(prefix="mmkg-bench-") as tmp:
@@ -93,7 +97,9 @@ def run_pykeen(data: KGDataset, setup: dict[str, Any], args: argparse.Namespace)
         mapped["train"], num_entities=data.num_entities, num_relations=data.num_relations
     )
     if setup["model"] == "rotate":
-        loss = NSSALoss(margin=setup["gamma"], adversarial_temperature=setup["adversarial_temperature"])
+        loss = NSSALoss(
+            margin=setup["gamma"], adversarial_temperature=setup["adversarial_temperature"]
+        )
         model = RotatE(triples_factory=factory, embedding_dim=args.dim // 2, loss=loss,
                        random_seed=args.seed)  # fmt: skip
     else:
@@ -139,6 +145,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--procs", type=int, default=0, help="mmkg Hogwild processes (0: per core)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--lr", type=float, help="learning rate of both (default: the model's setup)"
+    )
     parser.add_argument("--only", choices=["mmkg", "pykeen"], help="run one side only (debugging)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -146,15 +155,25 @@ def main() -> None:
     if not folder.is_dir():
         raise SystemExit(f"dataset {args.dataset} not found at {folder} (../shared/data is absent)")
     data = load_folder(folder)
-    setup = SETUPS[args.model]
+    setup = dict(SETUPS[args.model])
+    if args.lr is not None:
+        setup["lr"] = args.lr
     entry: dict[str, Any] = {
         "dataset": args.dataset,
         "model": args.model,
         "shared": {
-            "dim": args.dim, "batch_size": args.batch_size, "negatives_per_positive": args.negatives,
-            "epochs": args.epochs, "optimizer": "adagrad", **{k: v for k, v in setup.items() if k != "model"},
-        },  # fmt: skip
-        "machine": {"cpus": cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
+            "dim": args.dim,
+            "batch_size": args.batch_size,
+            "negatives_per_positive": args.negatives,
+            "epochs": args.epochs,
+            "optimizer": "adagrad",
+            **{k: v for k, v in setup.items() if k != "model"},
+        },
+        "machine": {
+            "cpus": cpu_count(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+        },
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if args.only != "pykeen":
@@ -168,11 +187,14 @@ def main() -> None:
         print("pykeen", json.dumps(entry["pykeen"]))
     if "mmkg" in entry and "pykeen" in entry:
         ours, theirs = entry["mmkg"], entry["pykeen"]
-        entry["throughput_ratio"] = round(ours["triples_per_second"] / theirs["triples_per_second"], 2)
+        entry["throughput_ratio"] = round(
+            ours["triples_per_second"] / theirs["triples_per_second"], 2
+        )
         entry["mrr_difference"] = round(ours["test_mrr"] - theirs["test_mrr"], 4)
         print(f"ratio {entry['throughput_ratio']}x, MRR difference {entry['mrr_difference']:+.4f}")
     results: list[dict[str, Any]] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
-    results = [r for r in results if (r["dataset"], r["model"]) != (args.dataset, args.model)]
+    key = (args.dataset, args.model, setup["lr"])
+    results = [r for r in results if (r["dataset"], r["model"], r["shared"]["lr"]) != key]
     results.append(entry)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")

@@ -12,7 +12,9 @@ from mmkg.cli.common import JSON_OPTION, STATE, connect, handle_errors, load_set
 from mmkg.errors import ConfigError
 
 
-def _dataset(data: Path | None, from_neo4j: bool, order: str, valid: float, test: float, seed: int) -> Any:
+def _dataset(
+    data: Path | None, from_neo4j: bool, order: str, valid: float, test: float, seed: int
+) -> Any:
     from mmkg.platform.kge.data import from_export, load_folder
 
     if (data is None) == (not from_neo4j):
@@ -29,39 +31,70 @@ def _dataset(data: Path | None, from_neo4j: bool, order: str, valid: float, test
 
 
 def train(
-    model: str = typer.Option(..., "--model", "-m", help="transe_l1, transe_l2 (transe), distmult, complex or rotate."),
+    model: str = typer.Option(
+        ..., "--model", "-m", help="transe_l1, transe_l2 (transe), distmult, complex or rotate."
+    ),
     out: Path = typer.Option(..., "--out", "-o", file_okay=False, help="Run folder to write."),
-    data: Path | None = typer.Option(None, "--data", file_okay=False, help="Folder with train/valid/test.txt."),
+    data: Path | None = typer.Option(
+        None, "--data", file_okay=False, help="Folder with train/valid/test.txt."
+    ),
     from_neo4j: bool = typer.Option(False, "--from-neo4j", help="Train on the graph in Neo4j."),
     dim: int | None = typer.Option(None, "--dim", "-d", help="Real numbers per entity vector."),
     epochs: int | None = typer.Option(None, "--epochs", "-e"),
     batch_size: int | None = typer.Option(None, "--batch-size", "-b"),
     lr: float | None = typer.Option(None, "--lr"),
-    optimizer: str | None = typer.Option(None, "--optimizer", help="adagrad (row-wise) or adam (lazy)."),
+    optimizer: str | None = typer.Option(
+        None, "--optimizer", help="adagrad (row-wise), adagrad_elementwise or adam (lazy)."
+    ),
     training: str | None = typer.Option(None, "--training", help="slcwa, kvsall or 1vsall."),
-    loss: str | None = typer.Option(None, "--loss", help="margin, logistic, softplus (slcwa); bce, ce."),
+    loss: str | None = typer.Option(
+        None, "--loss", help="margin, logistic, softplus (slcwa); bce, ce."
+    ),
     gamma: float | None = typer.Option(None, "--gamma", help="Margin inside TransE/RotatE scores."),
     margin: float | None = typer.Option(None, "--margin", help="Margin of the margin loss."),
     negatives: int | None = typer.Option(None, "--negatives", "-n", help="Negatives per chunk."),
-    neg_chunk_size: int | None = typer.Option(None, "--neg-chunk-size", help="Positives sharing negatives."),
+    neg_chunk_size: int | None = typer.Option(
+        None, "--neg-chunk-size", help="Positives sharing negatives."
+    ),
     neg_sampler: str | None = typer.Option(None, "--neg-sampler", help="uniform or degree."),
-    adversarial_temperature: float | None = typer.Option(None, "--adv-temperature", help="0 turns self-adversarial weighting off."),
+    adversarial_temperature: float | None = typer.Option(
+        None, "--adv-temperature", help="0 turns self-adversarial weighting off."
+    ),
     regularizer: str | None = typer.Option(None, "--regularizer", help="none, l2 or n3."),
     reg_weight: float | None = typer.Option(None, "--reg-weight"),
     label_smoothing: float | None = typer.Option(None, "--label-smoothing"),
     init_scale: float | None = typer.Option(None, "--init-scale"),
+    entity_norm: bool | None = typer.Option(
+        None, "--entity-norm/--no-entity-norm", help="Unit-norm entity vectors (TransE)."
+    ),
     seed: int | None = typer.Option(None, "--seed"),
     device: str | None = typer.Option(None, "--device", help="cpu or cuda[:n]."),
-    num_procs: int | None = typer.Option(None, "--num-procs", help="Hogwild processes; 0 = one per core; 1 = deterministic."),
-    eval_every: int | None = typer.Option(None, "--eval-every", help="Validate every N epochs (0: never)."),
-    patience: int | None = typer.Option(None, "--patience", help="Early stop after N validations without gain."),
+    num_procs: int | None = typer.Option(
+        None, "--num-procs", help="Hogwild processes; 0 = one per core; 1 = deterministic."
+    ),
+    eval_every: int | None = typer.Option(
+        None, "--eval-every", help="Validate every N epochs (0: never)."
+    ),
+    patience: int | None = typer.Option(
+        None, "--patience", help="Early stop after N validations without gain."
+    ),
     max_seconds: float | None = typer.Option(None, "--max-seconds", help="Training time budget."),
-    no_compile: bool = typer.Option(False, "--no-compile", help="Do not torch.compile the pairwise kernels."),
-    config_file: Path | None = typer.Option(None, "--config", dir_okay=False, help="JSON with any of these settings (options win)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its checkpoint."),
+    no_compile: bool = typer.Option(
+        False, "--no-compile", help="Do not torch.compile the pairwise kernels."
+    ),
+    config_file: Path | None = typer.Option(
+        None, "--config", dir_okay=False, help="JSON with any of these settings (options win)."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out from its checkpoint."
+    ),
     order: str = typer.Option("hrt", "--order", help="Column order of --data files: hrt or htr."),
-    valid_fraction: float = typer.Option(0.05, "--valid-fraction", help="--from-neo4j: share held out for validation."),
-    test_fraction: float = typer.Option(0.05, "--test-fraction", help="--from-neo4j: share held out for test."),
+    valid_fraction: float = typer.Option(
+        0.05, "--valid-fraction", help="--from-neo4j: share held out for validation."
+    ),
+    test_fraction: float = typer.Option(
+        0.05, "--test-fraction", help="--from-neo4j: share held out for test."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train knowledge-graph embeddings and write a self-describing run folder."""
@@ -82,7 +115,7 @@ def _train(**opts: Any) -> None:
     for key in (
         "dim", "epochs", "batch_size", "lr", "optimizer", "training", "loss", "gamma", "margin",
         "negatives", "neg_chunk_size", "neg_sampler", "adversarial_temperature", "regularizer",
-        "reg_weight", "label_smoothing", "init_scale", "seed", "device", "num_procs",
+        "reg_weight", "label_smoothing", "init_scale", "entity_norm", "seed", "device", "num_procs",
         "eval_every", "patience", "max_seconds",
     ):  # fmt: skip
         if opts[key] is not None:
@@ -105,7 +138,8 @@ def _train(**opts: Any) -> None:
     m = result.metrics
     typer.echo(
         f"trained {m['model']} for {m['epochs']} epochs in {m['train_seconds']:.1f} s "
-        f"({m['triples_per_second']:.0f} triples/s, {m['processes']} process(es)); stopped: {m['stopped']}"
+        f"({m['triples_per_second']:.0f} triples/s, {m['processes']} process(es)); "
+        f"stopped: {m['stopped']}"
     )
     for split in ("valid", "test"):
         if split in m:
@@ -119,7 +153,9 @@ def _train(**opts: Any) -> None:
 
 def eval_cmd(
     run: Path = typer.Argument(..., file_okay=False, exists=True, help="A training run folder."),
-    data: Path | None = typer.Option(None, "--data", file_okay=False, help="Dataset folder; default the run's own."),
+    data: Path | None = typer.Option(
+        None, "--data", file_okay=False, help="Dataset folder; default the run's own."
+    ),
     split: str = typer.Option("test", "--split", help="valid or test."),
     order: str = typer.Option("hrt", "--order", help="Column order of --data files: hrt or htr."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda[:n]."),
@@ -129,7 +165,9 @@ def eval_cmd(
     handle_errors(_eval)(run, data, split, order, device, batch_size)
 
 
-def _eval(run: Path, data: Path | None, split: str, order: str, device: str, batch_size: int) -> None:
+def _eval(
+    run: Path, data: Path | None, split: str, order: str, device: str, batch_size: int
+) -> None:
     from mmkg.platform.kge.run_dir import run_dataset
     from mmkg.platform.kge.trainer import evaluate_run
 

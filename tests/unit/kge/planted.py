@@ -55,7 +55,9 @@ def family_graph(couples: int = 60, seed: int = 0) -> KGDataset:
     rel_index = {r: i for i, r in enumerate(relations)}
 
     def encode(split: str) -> np.ndarray:
-        rows = [(entity_index[h], rel_index[r], entity_index[t]) for h, r, t, s in triples if s == split]
+        rows = [
+            (entity_index[h], rel_index[r], entity_index[t]) for h, r, t, s in triples if s == split
+        ]
         return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
 
     test = encode("test")

@@ -34,7 +34,7 @@ def test_a_malformed_line_is_named_by_file_and_line(tmp_path: Path) -> None:
 def test_missing_folder_and_missing_train_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         load_folder(tmp_path / "nowhere")
-    with pytest.raises(DataError, match="no train.txt"):
+    with pytest.raises(DataError, match=r"no train\.txt"):
         load_folder(_write(tmp_path / "d", valid="a\tr\tb\n"))
 
 
@@ -73,14 +73,19 @@ def test_test_entities_unseen_in_training_are_counted_and_ranked(tmp_path: Path)
 def test_a_diverging_loss_stops_with_the_step_and_cause(tmp_path: Path) -> None:
     data = family_graph(couples=20)
     config = make_config("distmult", {**TINY, "lr": 1e30, "init_scale": 1.0, "epochs": 5})
-    with pytest.raises(TrainingError, match=r"loss became (nan|inf) at epoch \d+, step \d+.*learning rate \(1e\+30\)"):
+    with pytest.raises(
+        TrainingError,
+        match=r"loss became (nan|inf) at epoch \d+, step \d+.*learning rate \(1e\+30\)",
+    ):
         train(data, config, tmp_path / "run", show_progress=False)
 
 
 def test_a_job_over_the_memory_cap_is_refused_before_allocating(tmp_path: Path) -> None:
     data = family_graph(couples=20)
     config = make_config("rotate", {**TINY, "dim": 1_000_000})
-    with pytest.raises(ResourceLimitError, match=r"needs about .* GiB .*more than the 0\.50 GiB allowed"):
+    with pytest.raises(
+        ResourceLimitError, match=r"needs about .* GiB .*more than the 0\.50 GiB allowed"
+    ):
         train(data, config, tmp_path / "run", show_progress=False, max_memory="512m")
     assert not (tmp_path / "run").exists()  # nothing written
 
@@ -92,7 +97,7 @@ def test_an_existing_run_is_not_overwritten(tmp_path: Path) -> None:
     before = (run / "metrics.json").read_text()
     with pytest.raises(ConfigError, match="already holds files; pass --resume"):
         train(data, make_config("transe_l2", TINY), run, show_progress=False)
-    with pytest.raises(ConfigError, match="cannot resume .* different dim"):
+    with pytest.raises(ConfigError, match=r"cannot resume .* different dim"):
         train(data, make_config("transe_l2", {**TINY, "dim": 16}), run, resume=True,
               show_progress=False)  # fmt: skip
     assert (run / "metrics.json").read_text() == before
@@ -112,7 +117,9 @@ def test_from_export_splits_reproducibly() -> None:
     from mmkg.platform.export import TripleExport
     from mmkg.platform.kge.data import from_export
 
-    triples = np.stack([np.arange(100) % 10, np.zeros(100, dtype=np.int64), (np.arange(100) * 3) % 10], 1)
+    triples = np.stack(
+        [np.arange(100) % 10, np.zeros(100, dtype=np.int64), (np.arange(100) * 3) % 10], 1
+    )
     export = TripleExport(triples, [f"e{i}" for i in range(10)], ["r"], ["R"])
     a, b = from_export(export, 0.1, 0.1, seed=3), from_export(export, 0.1, 0.1, seed=3)
     assert isinstance(a, KGDataset)

@@ -59,7 +59,7 @@ def test_reciprocal_models_answer_head_queries_with_the_inverse_relation(name: s
 
 
 def test_unknown_model_names_the_choices() -> None:
-    with pytest.raises(ConfigError, match="unknown model 'transH'.*complex.*rotate"):
+    with pytest.raises(ConfigError, match=r"unknown model 'transH'.*complex.*rotate"):
         model_spec("transH")
     assert model_spec("TransE").name == "transe_l2"
 

@@ -21,7 +21,10 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str
-    dim: int = Field(gt=0, description="Real numbers per entity vector (complex models: 2 per complex dimension).")
+    dim: int = Field(
+        gt=0,
+        description="Real numbers per entity vector (complex models: 2 per complex dimension).",
+    )
     gamma: float = Field(12.0, description="Margin inside distance scores (TransE, RotatE).")
     training: Training = "slcwa"
     loss: Loss = "logistic"
@@ -38,12 +41,15 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(1024, gt=0)
     epochs: int = Field(100, gt=0)
     lr: float = Field(0.1, gt=0)
-    optimizer: Literal["adagrad", "adam"] = "adagrad"
+    optimizer: Literal["adagrad", "adagrad_elementwise", "adam"] = "adagrad"
     regularizer: Regularizer = "none"
     reg_weight: float = Field(0.0, ge=0)
     init: Init = "uniform"
     init_scale: float | None = Field(
         None, gt=0, description="Initial range; default (gamma + 2) / dim as DGL-KE."
+    )
+    entity_norm: bool = Field(
+        False, description="Keep entity vectors at unit L2 norm (TransE paper, PyKEEN's TransE)."
     )
     reciprocal: bool = Field(
         False, description="Inverse relations r⁻¹ predict heads as tails (KvsAll, 1vsAll)."
@@ -58,7 +64,9 @@ class TrainConfig(BaseModel):
         0, ge=0, description="Stop after N validations without a better MRR; 0 = never."
     )
     eval_batch_size: int = Field(0, ge=0, description="Queries per evaluation batch; 0 = auto.")
-    checkpoint_every: int = Field(1, ge=1, description="Write a resumable checkpoint every N epochs.")
+    checkpoint_every: int = Field(
+        1, ge=1, description="Write a resumable checkpoint every N epochs."
+    )
     compile: bool = Field(
         True, description="Fuse the L1 / RotatE pairwise kernels with torch.compile."
     )
@@ -80,9 +88,14 @@ class TrainConfig(BaseModel):
                 raise ValueError("reciprocal relations are for kvsall/1vsall training")
         else:
             if not self.reciprocal:
-                raise ValueError(f"{self.training} training predicts heads through reciprocal relations; set reciprocal")
+                raise ValueError(
+                    f"{self.training} training predicts heads through reciprocal relations; "
+                    "set reciprocal"
+                )
             if self.loss not in ("bce", "ce"):
-                raise ValueError(f"{self.training} training takes loss bce or ce, not {self.loss!r}")
+                raise ValueError(
+                    f"{self.training} training takes loss bce or ce, not {self.loss!r}"
+                )
             if not spec.bilinear:
                 raise ValueError(
                     f"{self.training} scores all entities per step; use it with "
@@ -108,6 +121,7 @@ def make_config(model: str, overrides: dict[str, Any] | None = None) -> TrainCon
         return TrainConfig(**values)
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+            for err in e.errors()
         )
         raise ConfigError(f"invalid training configuration: {problems}") from None

@@ -78,7 +78,7 @@ class KGDataset:
             "source": self.source,
             "entities": self.num_entities,
             "relations": self.num_relations,
-            **{name: int(len(self.split(name))) for name in SPLITS},
+            **{name: len(self.split(name)) for name in SPLITS},
             "order": self.order,
             "notes": self.notes,
         }
@@ -108,7 +108,9 @@ def _read_split(path: Path, order: TripleOrder) -> list[tuple[str, str, str]]:
             triples.append(item)
     if rejects:
         shown = "\n".join(f"  {r}" for r in rejects[:_MAX_REPORTED])
-        more = f"\n  … and {len(rejects) - _MAX_REPORTED} more" if len(rejects) > _MAX_REPORTED else ""
+        more = (
+            f"\n  … and {len(rejects) - _MAX_REPORTED} more" if len(rejects) > _MAX_REPORTED else ""
+        )
         raise DataError(f"{len(rejects)} malformed line(s) in {path}:\n{shown}{more}")
     return triples
 
@@ -177,8 +179,10 @@ def from_export(
         test=triples[order[n_valid : n_valid + n_test]],
         train=triples[order[n_valid + n_test :]],
         source="neo4j",
-        notes=[f"random split {1 - valid_fraction - test_fraction:.2f}/{valid_fraction}/"
-               f"{test_fraction}, seed {seed}"],
+        notes=[
+            f"random split {1 - valid_fraction - test_fraction:.2f}/{valid_fraction}/"
+            f"{test_fraction}, seed {seed}"
+        ],
     )
     data.check_trainable()
     return data
@@ -186,7 +190,10 @@ def from_export(
 
 def write_id_maps(data: KGDataset, folder: Path) -> None:
     """``entities.dict`` / ``relations.dict``: ``index<TAB>id`` as in the benchmark releases."""
-    for name, values in (("entities.dict", data.entity_ids), ("relations.dict", data.relation_names)):
+    for name, values in (
+        ("entities.dict", data.entity_ids),
+        ("relations.dict", data.relation_names),
+    ):
         with (folder / name).open("w", encoding="utf-8") as fh:
             fh.writelines(f"{i}\t{v}\n" for i, v in enumerate(values))
 
@@ -228,7 +235,9 @@ def encode_with(
             else:
                 unknown += 1
         if unknown:
-            log.warning("%s: %d triple(s) name entities or relations the run does not know", path, unknown)
+            log.warning(
+                "%s: %d triple(s) name entities or relations the run does not know", path, unknown
+            )
         out[name] = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
         unknown_counts[name] = unknown
     return out, unknown_counts

@@ -88,7 +88,11 @@ class EvalResult:
 
 def rank_metrics(ranks: npt.NDArray[np.float64]) -> dict[str, float]:
     if ranks.size == 0:
-        return {"mrr": float("nan"), "mr": float("nan"), **{f"hits@{k}": float("nan") for k in HITS_AT}}
+        return {
+            "mrr": float("nan"),
+            "mr": float("nan"),
+            **{f"hits@{k}": float("nan") for k in HITS_AT},
+        }
     return {
         "mrr": float(np.mean(1.0 / ranks)),
         "mr": float(np.mean(ranks)),

@@ -54,7 +54,7 @@ def _worker(
         while (epoch := tasks.get()) is not None:
             stats = runner.run_epoch(epoch, worker, workers, report)
             results.put(("done", worker, stats.loss_sum, stats.batches, stats.triples))
-    except Exception as e:  # noqa: BLE001 - every failure must reach the parent
+    except Exception as e:
         results.put(("error", worker, str(e), traceback.format_exc()))
 
 
@@ -82,7 +82,8 @@ class HogwildPool:
         self.results = ctx.Queue()
         self.tasks = [ctx.Queue() for _ in range(workers)]
         tables = _shared_tables(model)
-        shared_train = torch.from_numpy(np.ascontiguousarray(train)).share_memory_()
+        shared_train = torch.from_numpy(np.ascontiguousarray(train))
+        shared_train.share_memory_()  # type: ignore[no-untyped-call]
         sizes = (model.num_entities, model.num_relations)
         self.procs = [
             ctx.Process(

@@ -3,7 +3,7 @@
 The L1 distance and RotatE's sum of complex moduli between ``[..., B, d]`` queries and
 ``[..., K, d]`` candidates would, in eager PyTorch, materialise ``[..., B, K, d]``
 temporaries several times over; ``torch.compile`` fuses them into one loop, which on a CPU
-is 5-25× faster (bench/results/kernels.json). Where compilation is unavailable (no C++
+is many times faster (bench/results/kge_eval.json). Where compilation is unavailable (no C++
 compiler) or turned off, the eager formula runs instead, with the same results.
 """
 
@@ -48,9 +48,11 @@ class _Compiled:
             self.compiled = torch.compile(self.eager, dynamic=True)
         try:
             return self.compiled(x, y)
-        except Exception as e:  # noqa: BLE001 - any compiler failure falls back to eager
+        except Exception as e:
             self.failed = True
-            log.warning("torch.compile of %s failed (%s); using eager PyTorch", self.eager.__name__, e)
+            log.warning(
+                "torch.compile of %s failed (%s); using eager PyTorch", self.eager.__name__, e
+            )
             return self.eager(x, y)
 
 

@@ -30,9 +30,7 @@ def slcwa_loss(pos: Tensor, neg: Tensor, kind: str, margin: float, temperature: 
     return (pos_loss + neg_loss) / 2
 
 
-def all_entities_loss(
-    scores: Tensor, kind: str, targets: Tensor, label_smoothing: float
-) -> Tensor:
+def all_entities_loss(scores: Tensor, kind: str, targets: Tensor, label_smoothing: float) -> Tensor:
     """``ce``: softmax cross-entropy, ``targets`` the true entity per row (1vsAll);
     ``bce``: binary cross-entropy, ``targets`` a ``[B, N]`` 0/1 matrix (KvsAll)."""
     if kind == "ce":
@@ -43,7 +41,9 @@ def all_entities_loss(
     return F.binary_cross_entropy_with_logits(scores, labels)
 
 
-def regularization(kind: str, weight: float, factors: list[Tensor], complex_: bool) -> Tensor | None:
+def regularization(
+    kind: str, weight: float, factors: list[Tensor], complex_: bool
+) -> Tensor | None:
     """L2: ``Σ x²``; N3 (Lacroix et al., 2018): ``Σ |x|³``, on complex moduli for complex
     models; each averaged over the batch rows."""
     if kind == "none" or weight == 0:

@@ -182,6 +182,7 @@ def build_model(
         generator=generator,
         device=device,
         shared=shared["entities"] if shared else None,
+        unit_norm=config.entity_norm,
     )
     rel_rows = num_relations * (2 if config.reciprocal else 1)
     rel_init = config.init

@@ -64,6 +64,30 @@ class RowAdagrad(RowOptimizer):
         return 4
 
 
+class ElementAdagrad(RowOptimizer):
+    """Adagrad with one accumulator per element (PyTorch's and PyKEEN's), applied to the
+    touched rows only; its state is as large as the table."""
+
+    name = "adagrad_elementwise"
+
+    def __init__(self, lr: float, eps: float = 1e-10) -> None:
+        super().__init__(lr)
+        self.eps = eps
+
+    def init_state(self, weight: Tensor) -> dict[str, Tensor]:
+        return {"sum": torch.zeros_like(weight)}
+
+    def update(self, weight: Tensor, state: dict[str, Tensor], index: Tensor, grad: Tensor) -> None:
+        acc = state["sum"]
+        acc.index_add_(0, index, grad * grad)
+        std = acc[index].sqrt_().add_(self.eps)
+        weight.index_add_(0, index, grad / std, alpha=-self.lr)
+
+    @staticmethod
+    def state_bytes_per_row(dim: int) -> int:
+        return 4 * dim
+
+
 class RowAdam(RowOptimizer):
     """Lazy Adam: moments and the bias-correction step count are kept per row."""
 
@@ -99,7 +123,9 @@ class RowAdam(RowOptimizer):
         return 8 * dim + 4
 
 
-OPTIMIZERS: dict[str, type[RowOptimizer]] = {cls.name: cls for cls in (RowAdagrad, RowAdam)}
+OPTIMIZERS: dict[str, type[RowOptimizer]] = {
+    cls.name: cls for cls in (RowAdagrad, ElementAdagrad, RowAdam)
+}
 
 
 def make_optimizer(name: str, lr: float) -> RowOptimizer:

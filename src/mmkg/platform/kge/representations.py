@@ -67,10 +67,14 @@ class EmbeddingTable(Representation):
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
         shared: dict[str, Any] | None = None,
+        unit_norm: bool = False,
     ) -> None:
         self.count = count
         self.dim = dim
         self.optimizer = optimizer
+        self.unit_norm = unit_norm
+        self.weight: Tensor
+        self.opt_state: dict[str, Tensor]
         if shared is not None:
             # Another process's tables in shared memory (a Hogwild worker): no allocation.
             self.weight = shared["weight"]
@@ -86,13 +90,15 @@ class EmbeddingTable(Representation):
             self.weight.uniform_(-bound, bound, generator=generator)
         else:
             raise ValueError(f"unknown initialiser {init!r}")
+        if unit_norm:
+            self.weight = torch.nn.functional.normalize(self.weight, dim=1)
         self.weight = self.weight.to(device)
         self.opt_state = optimizer.init_state(self.weight)
 
     def share_memory(self) -> None:
-        self.weight.share_memory_()
+        self.weight.share_memory_()  # type: ignore[no-untyped-call]
         for value in self.opt_state.values():
-            value.share_memory_()
+            value.share_memory_()  # type: ignore[no-untyped-call]
 
     def gather(self, index: Tensor) -> Tensor:
         return self.weight[index].requires_grad_(True)
@@ -101,6 +107,9 @@ class EmbeddingTable(Representation):
         if rows.grad is None:
             return
         self.optimizer.update(self.weight, self.opt_state, index, rows.grad)
+        if self.unit_norm:
+            # Project the updated rows back onto the unit sphere (the TransE paper's constraint).
+            self.weight[index] = torch.nn.functional.normalize(self.weight[index], dim=1)
 
     def all(self) -> Tensor:
         return self.weight

@@ -84,7 +84,9 @@ class StepRunner:
             stats.batches += 1
             stats.triples += n
             pending_n, pending_loss, pending_batches = (
-                pending_n + n, pending_loss + loss, pending_batches + 1
+                pending_n + n,
+                pending_loss + loss,
+                pending_batches + 1,
             )
             if on_progress is not None and pending_batches == REPORT_EVERY:
                 on_progress(pending_n, pending_loss / pending_batches)
@@ -93,7 +95,9 @@ class StepRunner:
             on_progress(pending_n, pending_loss / pending_batches)
         return stats
 
-    def _step(self, index: Tensor, epoch: int, step: int, gen: torch.Generator) -> tuple[float, int]:
+    def _step(
+        self, index: Tensor, epoch: int, step: int, gen: torch.Generator
+    ) -> tuple[float, int]:
         if self.config.training == "slcwa":
             total, n, updates = self._slcwa(self.rows[index].to(self.device), step, gen)
         else:
@@ -152,7 +156,9 @@ class StepRunner:
         rel = model.relations.gather(r_uniq)
         raw_r = rel[r_inv]
         query = ent[anchor]
-        scores = model.interaction.score_tails(query, model.interaction.prepare_relation(raw_r), ent)
+        scores = model.interaction.score_tails(
+            query, model.interaction.prepare_relation(raw_r), ent
+        )
         if cfg.training == "1vsall":
             target = rows[:, 2]
             loss = all_entities_loss(scores, "ce", target, cfg.label_smoothing)
@@ -185,11 +191,15 @@ def _query_rows(
     keys, targets = keys[order], rows[order, 2]
     uniq, starts = np.unique(keys, return_index=True)
     offsets = np.append(starts, len(keys))
-    queries = np.stack([uniq // (2 * num_relations), uniq % (2 * num_relations), np.zeros_like(uniq)], 1)
+    queries = np.stack(
+        [uniq // (2 * num_relations), uniq % (2 * num_relations), np.zeros_like(uniq)], 1
+    )
     return torch.from_numpy(queries), (torch.from_numpy(offsets), torch.from_numpy(targets))
 
 
-def _multi_hot(index: Tensor, csr: tuple[Tensor, Tensor], num_entities: int, device: torch.device) -> Tensor:
+def _multi_hot(
+    index: Tensor, csr: tuple[Tensor, Tensor], num_entities: int, device: torch.device
+) -> Tensor:
     offsets, targets = csr
     lo, hi = offsets[index], offsets[index + 1]
     counts = hi - lo

@@ -47,7 +47,8 @@ def cpu_count() -> int:
 
 
 def peak_rss_gb() -> float:
-    """Peak resident memory of this process and its finished children, in GiB."""
+    """Peak resident memory of this process plus that of its largest finished child (a
+    Hogwild worker), in GiB; shared tables count in both."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return round((own + children) / 1024**2, 3)
@@ -73,7 +74,9 @@ def _prepare_run(run: Path, config: TrainConfig, data: KGDataset, resume: bool) 
                 f"{', '.join(sorted(RESUMABLE_CHANGES))} may change"
             )
     elif run.exists() and any(run.iterdir()):
-        raise ConfigError(f"{run} already holds files; pass --resume to continue it, or a new folder")
+        raise ConfigError(
+            f"{run} already holds files; pass --resume to continue it, or a new folder"
+        )
     run.mkdir(parents=True, exist_ok=True)
     rd.write_json(
         run / rd.CONFIG,
@@ -104,7 +107,10 @@ def train(
     data.check_trainable()
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {config.device!r} asked for, but PyTorch sees no CUDA device")
-    estimate = estimate_training(config, data.num_entities, data.num_relations, len(data.known_triples()))
+    procs = _processes(config)
+    estimate = estimate_training(
+        config, data.num_entities, data.num_relations, len(data.known_triples()), procs
+    )
     check_fits(estimate, memory_cap(max_memory), f"training {config.model} (dim {config.dim})")
     log.info("memory estimate: %s", estimate.describe())
     _prepare_run(run, config, data, resume)
@@ -119,14 +125,15 @@ def train(
         state.update(rd.load_checkpoint(run, model))
         log.info("resuming %s after epoch %d", run, state["epoch"])
     filter_index = FilterIndex(data.known_triples(), data.num_relations)
-    procs = _processes(config)
     pool = HogwildPool(model, config, data.train, procs) if procs > 1 else None
     runner = None if pool else StepRunner(model, config, data.train)
     if pool is None:
         torch.set_num_threads(max(1, cpu_count()))
     stopped = "completed"
     try:
-        stopped = _epochs(config, data, run, model, state, filter_index, pool, runner, show_progress)
+        stopped = _epochs(
+            config, data, run, model, state, filter_index, pool, runner, show_progress
+        )
     finally:
         if pool is not None:
             pool.close()
@@ -146,7 +153,9 @@ def _epochs(
 ) -> str:
     per_epoch = len(data.train) * (2 if config.training != "slcwa" else 1)
     remaining = config.epochs - state["epoch"]
-    with progress(max(remaining, 0) * per_epoch, f"train {config.model}", "triple", show_progress) as bar:
+    with progress(
+        max(remaining, 0) * per_epoch, f"train {config.model}", "triple", show_progress
+    ) as bar:
 
         def on_progress(n: int, loss: float) -> None:
             bar.update(n)
@@ -250,7 +259,9 @@ def _finish(
     for split in ("valid", "test"):
         triples_split = data.split(split)
         if len(triples_split):
-            result = evaluate(model, triples_split, filter_index, config.eval_batch_size, False, split)
+            result = evaluate(
+                model, triples_split, filter_index, config.eval_batch_size, False, split
+            )
             metrics[split] = _with_unseen(result, data, split)
     metrics["peak_rss_gb"] = peak_rss_gb()
     rd.write_json(run / rd.METRICS, metrics)
