@@ -13,8 +13,9 @@ from mmkg.settings import Settings
 from tests.integration.conftest import run_cli
 from tests.unit.kge.planted import family_graph
 
-FAST = ["--dim", "16", "--epochs", "20", "--batch-size", "64", "--negatives", "16",
-        "--neg-chunk-size", "16", "--num-procs", "1", "--eval-every", "5"]  # fmt: skip
+FAST = ["--dim", "32", "--epochs", "30", "--batch-size", "128", "--negatives", "32",
+        "--neg-chunk-size", "32", "--lr", "0.1", "--num-procs", "1",
+        "--eval-every", "5"]  # fmt: skip
 
 
 def _write_folder(folder: Path) -> None:
@@ -39,8 +40,8 @@ def test_train_and_eval_from_a_folder(neo4j_settings: Settings, tmp_path: Path) 
         "--out", str(run), "--gamma", "6", *FAST, "--json",
     )  # fmt: skip
     metrics = json.loads(out.stdout)
-    assert metrics["model"] == "rotate" and metrics["epochs"] == 20
-    assert metrics["test"]["mrr"] > 0.3
+    assert metrics["model"] == "rotate" and metrics["epochs"] == 30
+    assert metrics["test"]["mrr"] > 0.3  # random ranking: about 0.04
     evaluated = json.loads(run_cli(neo4j_settings, "eval", str(run)).stdout)
     assert evaluated["split"] == "test"
     assert evaluated["mrr"] == metrics["test"]["mrr"]
