@@ -75,9 +75,11 @@ class HogwildPool:
     def __init__(
         self, model: KGEModel, config: TrainConfig, train: npt.NDArray[np.int64], workers: int
     ) -> None:
-        # fork: workers inherit the shared tables and need no importable __main__ (spawn
-        # would re-run a user's unguarded script); they use one thread and no CUDA.
-        ctx = mp.get_context("fork")
+        # spawn, not fork: a forked child inherits locks held by the parent's threads
+        # (torch.compile's worker pool, OpenMP) and can hang on its first compiled kernel.
+        # Tables reach the workers through shared memory. As with PyTorch's DataLoader, a
+        # script that trains must guard its entry point with `if __name__ == "__main__":`.
+        ctx = mp.get_context("spawn")
         self.workers = workers
         self.results = ctx.Queue()
         self.tasks = [ctx.Queue() for _ in range(workers)]
