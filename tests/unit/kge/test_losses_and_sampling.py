@@ -1,0 +1,72 @@
+"""Losses, regularisers and negative samplers against their formulas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mmkg.platform.kge.losses import negative_weights, regularization, slcwa_loss
+from mmkg.platform.kge.sampling import NegativeSampler
+
+POS = torch.tensor([2.0, -1.0])
+NEG = torch.tensor([[1.0, 3.0], [0.0, -2.0]])
+
+
+def _sig(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def test_margin_loss_is_the_mean_hinge_over_negatives() -> None:
+    # rows: [1-2+1, 1-2+3] → [0, 2]; [1+1+0, 1+1-2] → [2, 0]; means 1 and 1
+    assert slcwa_loss(POS, NEG, "margin", 1.0, 0.0).item() == pytest.approx(1.0)
+
+
+def test_logistic_loss_weighs_positives_and_negatives_equally() -> None:
+    pos = -(math.log(_sig(2.0)) + math.log(_sig(-1.0))) / 2
+    neg = (
+        -(
+            (math.log(_sig(-1.0)) + math.log(_sig(-3.0))) / 2
+            + (math.log(_sig(0.0)) + math.log(_sig(2.0))) / 2
+        )
+        / 2
+    )
+    assert slcwa_loss(POS, NEG, "logistic", 1.0, 0.0).item() == pytest.approx((pos + neg) / 2)
+
+
+def test_softplus_loss_averages_every_score() -> None:
+    scores = [-2.0, 1.0, 1.0, 3.0, 0.0, -2.0]  # -y·s for the two positives, then negatives
+    expected = sum(math.log1p(math.exp(s)) for s in scores) / 6
+    assert slcwa_loss(POS, NEG, "softplus", 1.0, 0.0).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_self_adversarial_weights_favour_hard_negatives_without_gradient() -> None:
+    neg = torch.tensor([[0.0, 2.0]], requires_grad=True)
+    weights = negative_weights(neg, 1.0)
+    assert not weights.requires_grad
+    assert weights[0, 1] > weights[0, 0]
+    assert weights.sum().item() == pytest.approx(1.0)
+    assert torch.equal(negative_weights(neg, 0.0), torch.full((1, 2), 0.5))
+
+
+def test_n3_uses_complex_moduli() -> None:
+    x = torch.tensor([[3.0, 0.0, 4.0, 1.0]])  # complex (3+4i), (0+1i): moduli 5 and 1
+    value = regularization("n3", 0.1, [x], complex_=True)
+    assert value is not None and value.item() == pytest.approx(0.1 * (125 + 1))
+    l2 = regularization("l2", 0.5, [x], complex_=True)
+    assert l2 is not None and l2.item() == pytest.approx(0.5 * 26)
+    assert regularization("none", 1.0, [x], complex_=False) is None
+
+
+def test_degree_sampler_follows_the_training_degree() -> None:
+    # entity 0 appears in every triple; entities 1..9 once each; entity 10 never.
+    train = np.array([[0, 0, i] for i in range(1, 10)], dtype=np.int64)
+    sampler = NegativeSampler(11, "degree", train)
+    draws = sampler.sample((20_000,), torch.Generator().manual_seed(0)).numpy()
+    counts = np.bincount(draws, minlength=11) / len(draws)
+    degree = np.array([9] + [1] * 9 + [0]) + 1.0
+    np.testing.assert_allclose(counts, degree / degree.sum(), atol=0.01)
+    uniform = NegativeSampler(11, "uniform", train).sample((1000,), torch.Generator())
+    assert int(uniform.min()) >= 0 and int(uniform.max()) <= 10
