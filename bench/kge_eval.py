@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from mmkg.platform.kge.data import load_folder
 from mmkg.platform.kge.evaluate import FilterIndex, evaluate
 from mmkg.platform.kge.kernels import set_compile
 from mmkg.platform.kge.models import MODELS, build_model
+from mmkg.platform.kge.run_dir import write_json
 from mmkg.platform.kge.trainer import cpu_count, peak_rss_gb
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,9 +81,7 @@ def main() -> None:
         print(name, json.dumps(entry), flush=True)
     out["peak_rss_gb"] = peak_rss_gb()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    os.replace(tmp, RESULTS)
+    write_json(RESULTS, out)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from mmkg.platform.kge.run_dir import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -119,9 +120,7 @@ def main() -> None:
         print(json.dumps({k: v for k, v in entry.items() if k != "config"}), flush=True)
         results = [r for r in results if r["name"] != entry["name"]] + [entry]
         results.sort(key=lambda r: r["name"])
-        tmp = RESULTS.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
-        os.replace(tmp, RESULTS)
+        write_json(RESULTS, results)
 
 
 if __name__ == "__main__":

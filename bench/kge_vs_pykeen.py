@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import platform
 import resource
 import statistics
@@ -34,6 +33,7 @@ import torch
 
 from mmkg.platform.kge.config import make_config
 from mmkg.platform.kge.data import KGDataset, load_folder
+from mmkg.platform.kge.run_dir import write_json
 from mmkg.platform.kge.trainer import cpu_count, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -197,9 +197,7 @@ def main() -> None:
     results = [r for r in results if (r["dataset"], r["model"], r["shared"]["lr"]) != key]
     results.append(entry)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, RESULTS)
+    write_json(RESULTS, results)
 
 
 if __name__ == "__main__":
