@@ -16,6 +16,7 @@ $(BIN)/mmkg: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/mmkg neo4j plugin >/dev/null
 	@touch $@
 
 setup: $(BIN)/mmkg  ## Create .venv and install mmkg with its dev tools

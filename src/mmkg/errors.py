@@ -59,3 +59,8 @@ class TrainingError(MmkgError):
 
 class ResourceLimitError(MmkgError):
     """A job would need more memory than allowed; raised before anything is allocated."""
+
+
+class ServingError(MmkgError):
+    """Link prediction or an embedding run cannot be served (no active run, unknown entity,
+    plugin missing); the message is the server's reason."""

@@ -89,6 +89,19 @@ class Settings(BaseSettings):
         "default 80% of the memory available when the job starts.",
     )
 
+    embedding_batch_size: int = Field(
+        default=5_000, ge=1, le=1_000_000, description="Vectors per write transaction."
+    )
+    vector_index_m: int = Field(
+        default=16, ge=2, le=512, description="HNSW links per node of the ANN vector indexes."
+    )
+    vector_index_ef_construction: int = Field(
+        default=100, ge=2, le=3200, description="HNSW candidate list size while building indexes."
+    )
+    vector_index_timeout: float = Field(
+        default=3600.0, gt=0, description="Seconds to wait for a new vector index to come online."
+    )
+
     @field_validator("home", "cache_dir", "java_home", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:

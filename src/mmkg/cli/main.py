@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from mmkg import __version__
-from mmkg.cli import data_cmd, demo_cmd, ingest_cmd, kge_cmd, neo4j_cmd, schema_cmd
+from mmkg.cli import (
+    data_cmd,
+    demo_cmd,
+    ingest_cmd,
+    kge_cmd,
+    neo4j_cmd,
+    schema_cmd,
+    serving_cmd,
+)
 from mmkg.cli.common import STATE, configure_logging
 
 app = typer.Typer(
@@ -24,6 +32,8 @@ app.command()(demo_cmd.demo)
 app.command()(kge_cmd.train)
 app.command("eval")(kge_cmd.eval_cmd)
 app.command()(kge_cmd.models)
+app.add_typer(serving_cmd.embeddings_app, name="embeddings")
+app.add_typer(serving_cmd.predict_app, name="predict")
 
 
 def _version(value: bool) -> None:

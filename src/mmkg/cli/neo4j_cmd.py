@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from mmkg.cli.common import JSON_OPTION, handle_errors, load_settings, print_json
 from mmkg.platform.neo4j_server import server_status, start_server, stop_server
+from mmkg.platform.neo4j_server.plugin import ensure_plugin, install_plugin
 from mmkg.platform.neo4j_server.process import ServerStatus
 
 app = typer.Typer(help="Run the managed local Neo4j 5.26 server.", no_args_is_help=True)
@@ -62,3 +65,25 @@ def status(as_json: bool = JSON_OPTION) -> None:
     _show(result, as_json)
     if not result.running:
         raise typer.Exit(3)
+
+
+@app.command()
+@handle_errors
+def plugin(
+    install_to: str = typer.Option(
+        None,
+        "--install-to",
+        help="Also copy the jar into this plugins/ folder of your own Neo4j 5.26 server.",
+    ),
+) -> None:
+    """Build mmkg's Neo4j plugin (once per source change) and print the jar's path.
+
+    `mmkg neo4j start` installs it into the managed server by itself. For your own server, copy
+    the jar into its plugins/ folder (or use --install-to), allow the procedures with
+    dbms.security.procedures.unrestricted=mmkg.* in neo4j.conf, and restart it.
+    """
+    settings = load_settings()
+    jar = ensure_plugin(settings.resolved_cache_dir, settings.neo4j_version)
+    if install_to:
+        jar = install_plugin(jar, Path(install_to))
+    typer.echo(str(jar))

@@ -39,6 +39,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR (n:Entity) ON EACH [n.name, n.aliases, n.description]",
         ),
     ),
+    Migration(
+        2,
+        "embedding runs and the serving pointer",
+        (
+            "CREATE CONSTRAINT mmkg_embedding_run_id IF NOT EXISTS "
+            "FOR (n:EmbeddingRun) REQUIRE n.id IS UNIQUE",
+            "CREATE CONSTRAINT mmkg_serving_name IF NOT EXISTS "
+            "FOR (n:MmkgServing) REQUIRE n.name IS UNIQUE",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

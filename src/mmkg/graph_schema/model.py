@@ -9,6 +9,8 @@ IMAGE = "Image"
 VIDEO = "Video"
 TEXT = "Text"
 MIGRATION = "MmkgMigration"
+EMBEDDING_RUN = "EmbeddingRun"
+SERVING = "MmkgServing"
 
 DEPICTS = "DEPICTS"
 MENTIONS = "MENTIONS"

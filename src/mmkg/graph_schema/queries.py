@@ -104,3 +104,106 @@ LABEL_COUNTS = (
     "count { (m:Media) } AS media, count { (i:Media:Image) } AS images, "
     "count { (v:Media:Video) } AS videos, count { (x:Media:Text) } AS texts"
 )
+
+
+# --- embedding runs and serving -----------------------------------------------------------
+# A run's vectors live in per-run properties (mmkg_e_<key> ...) so that writing a new run never
+# touches what the active run serves; the single (:MmkgServing {name: 'default'}).active pointer
+# decides which run answers, and it changes in one transaction.
+ENTITY_NODE_IDS = "MATCH (e:Entity) RETURN collect(e.id) AS ids, collect(id(e)) AS nids"
+RELATION_NODE_IDS = "MATCH (r:RelationType) RETURN collect(r.name) AS names, collect(id(r)) AS nids"
+GET_RUN = "MATCH (r:EmbeddingRun {id: $id}) RETURN r {.*} AS run"
+LIST_RUNS = (
+    "MATCH (r:EmbeddingRun) "
+    "OPTIONAL MATCH (s:MmkgServing {name: 'default'}) "
+    "RETURN r {.*} AS run, coalesce(s.active = r.id, false) AS serving "
+    "ORDER BY r.created_at"
+)
+ACTIVE_RUN_ID = "OPTIONAL MATCH (s:MmkgServing {name: 'default'}) RETURN s.active AS id"
+# A run being written again after a crash keeps its node; everything else is replaced.
+BEGIN_RUN = (
+    "MERGE (r:EmbeddingRun {id: $id}) "
+    "ON CREATE SET r.created_at = datetime() "
+    "SET r += $props, r.status = 'writing'"
+)
+FINISH_RUN = (
+    "MATCH (r:EmbeddingRun {id: $id}) WHERE r.status = 'writing' AND r.token = $token "
+    "SET r += $props, r.status = 'ready', r.written_at = datetime() RETURN r.id AS id"
+)
+WRITE_VECTORS = (
+    "CALL mmkg.embeddings.write($property, $nids, $data, $dim) YIELD written RETURN written"
+)
+# The serving node is locked first (SET), so concurrent activations serialise and exactly one
+# run ends up active; readers see either the old pointer or the new one.
+ACTIVATE_RUN = (
+    "MATCH (new:EmbeddingRun {id: $id}) WHERE new.status IN ['ready', 'active'] "
+    "MERGE (s:MmkgServing {name: 'default'}) "
+    "SET s.active = new.id, s.activated_at = datetime() "
+    "WITH s, new "
+    "CALL { WITH new MATCH (old:EmbeddingRun {status: 'active'}) WHERE old <> new "
+    "SET old.status = 'ready' } "
+    "SET new.status = 'active', new.activated_at = datetime() "
+    "RETURN new.id AS id"
+)
+DEACTIVATE_RUN = (
+    "MATCH (s:MmkgServing {name: 'default'}) WHERE s.active = $id "
+    "REMOVE s.active "
+    "WITH s MATCH (r:EmbeddingRun {id: $id}) SET r.status = 'ready'"
+)
+MARK_RUN_DROPPING = "MATCH (r:EmbeddingRun {id: $id}) SET r.status = 'dropping'"
+DELETE_RUN = "MATCH (r:EmbeddingRun {id: $id}) DELETE r"
+EVICT_CACHE = "CALL mmkg.embeddings.evict() YIELD written RETURN written"
+AWAIT_INDEX = "CALL db.awaitIndex($name, $timeout)"
+INDEX_STATE = (
+    "SHOW VECTOR INDEXES YIELD name, state, populationPercent WHERE name = $name "
+    "RETURN state, populationPercent"
+)
+PLUGIN_VERSION = "RETURN mmkg.version() AS version"
+
+PREDICT_TAIL = (
+    "CALL mmkg.predict.tail($head, $relation, $k, $options) YIELD node, id, score, rank, run "
+    "RETURN id, node.name AS name, score, rank, run"
+)
+PREDICT_HEAD = (
+    "CALL mmkg.predict.head($relation, $tail, $k, $options) YIELD node, id, score, rank, run "
+    "RETURN id, node.name AS name, score, rank, run"
+)
+PREDICT_RELATION = (
+    "CALL mmkg.predict.relation($head, $tail, $k, $options) "
+    "YIELD relation, type, score, rank, run RETURN relation, type, score, rank, run"
+)
+SIMILAR = (
+    "CALL mmkg.similar($entity, $k, $options) YIELD node, id, score, rank, run "
+    "RETURN id, node.name AS name, score, rank, run"
+)
+SCORE = "RETURN mmkg.score($head, $relation, $tail, $run) AS score"
+
+
+def remove_property_batch(label: str, prop: str) -> str:
+    """Remove ``prop`` from up to ``$limit`` nodes of ``label``; returns how many it touched."""
+    lab = quote_identifier(label, "label")
+    p = quote_identifier(prop, "property")
+    return (
+        f"MATCH (n:{lab}) WHERE n.{p} IS NOT NULL WITH n LIMIT $limit "
+        f"REMOVE n.{p} RETURN count(n) AS n"
+    )
+
+
+def create_vector_index(name: str, prop: str, dim: int, m: int, ef_construction: int) -> str:
+    """A euclidean HNSW index over ``prop`` of :Entity nodes (numbers are inlined: OPTIONS
+    takes no parameters)."""
+    n = quote_identifier(name, "index name")
+    p = quote_identifier(prop, "property")
+    for value, what in ((dim, "dimensions"), (m, "hnsw m"), (ef_construction, "ef_construction")):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"vector index {what} must be a positive integer, got {value!r}")
+    return (
+        f"CREATE VECTOR INDEX {n} IF NOT EXISTS FOR (e:Entity) ON (e.{p}) "
+        "OPTIONS {indexConfig: {`vector.dimensions`: "
+        f"{dim}, `vector.similarity_function`: 'euclidean', `vector.hnsw.m`: {m}, "
+        f"`vector.hnsw.ef_construction`: {ef_construction}}}}}"
+    )
+
+
+def drop_index(name: str) -> str:
+    return f"DROP INDEX {quote_identifier(name, 'index name')} IF EXISTS"

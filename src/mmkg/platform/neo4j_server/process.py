@@ -23,6 +23,7 @@ from mmkg.platform.neo4j_server.credentials import (
 )
 from mmkg.platform.neo4j_server.install import ensure_neo4j_lib
 from mmkg.platform.neo4j_server.java import find_java
+from mmkg.platform.neo4j_server.plugin import ensure_plugin, install_plugin, installed_is_current
 from mmkg.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -184,8 +185,15 @@ def start_server(settings: Settings) -> ServerStatus:
             "server; unset it to use the managed one"
         )
     layout = layout_for(settings)
+    plugin = ensure_plugin(settings.resolved_cache_dir, settings.neo4j_version)
     if running_pid(settings) is not None:
         log.info("Neo4j already runs")
+        if not installed_is_current(plugin, layout.plugins_dir):
+            install_plugin(plugin, layout.plugins_dir)
+            log.warning(
+                "mmkg's Neo4j plugin changed: restart the server (mmkg neo4j stop; "
+                "mmkg neo4j start) to load the new procedures"
+            )
         return server_status(settings)
     if _port_in_use(settings.neo4j_bolt_port):
         raise Neo4jServerError(
@@ -195,6 +203,7 @@ def start_server(settings: Settings) -> ServerStatus:
     java = find_java(settings.java_home)
     lib = ensure_neo4j_lib(settings.resolved_cache_dir, settings.neo4j_version)
     layout.make()
+    install_plugin(plugin, layout.plugins_dir)
     layout.conf_file.write_text(render_conf(settings, layout), encoding="utf-8")
     _ensure_credentials(settings, java, lib, layout)
 

@@ -1,0 +1,261 @@
+"""``mmkg embeddings …`` and ``mmkg predict …``: serving trained embeddings from Neo4j."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mmkg.cli.common import (
+    JSON_OPTION,
+    STATE,
+    connect,
+    handle_errors,
+    load_settings,
+    print_json,
+    print_table,
+)
+
+embeddings_app = typer.Typer(
+    help="Write trained embeddings onto the graph as versioned runs; list, activate, drop.",
+    no_args_is_help=True,
+)
+predict_app = typer.Typer(
+    help="Link prediction from the active embedding run (through the mmkg.* procedures).",
+    no_args_is_help=True,
+)
+
+K_OPTION = typer.Option(10, "-k", "--top", min=1, max=10_000, help="How many answers.")
+RUN_OPTION = typer.Option(None, "--run", help="Embedding run id (default: the active run).")
+MODE_OPTION = typer.Option(
+    "auto",
+    "--mode",
+    help="exact (score every entity), ann (the vector index, re-scored exactly) or auto "
+    "(exact up to 200,000 entities).",
+)
+LABEL_OPTION = typer.Option(None, "--label", help="Only candidates with this node label.")
+KNOWN_OPTION = typer.Option(
+    False, "--include-known", help="Also rank entities already linked by this relation."
+)
+CANDIDATES_OPTION = typer.Option(
+    None, "--candidates", min=1, max=10_000, help="ANN candidates to re-score (default 10 k)."
+)
+
+
+@embeddings_app.command("write")
+@handle_errors
+def write(
+    run_dir: Path = typer.Argument(..., file_okay=False, help="A run folder from `mmkg train`."),
+    run_id: str | None = typer.Option(None, "--id", help="Run id (default: the folder's name)."),
+    activate: bool = typer.Option(
+        False, "--activate", help="Serve this run once it is written (atomic switch)."
+    ),
+    allow_missing: bool = typer.Option(
+        False,
+        "--allow-missing",
+        help="Write the entities that are in the graph when some of the run's are not.",
+    ),
+    no_index: bool = typer.Option(
+        False, "--no-index", help="Skip the ANN vector index (exact prediction only)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Put a run's entity and relation embeddings on the graph as a new embedding run.
+
+    Vectors go to properties of their own, so serving goes on undisturbed while they are
+    written; the run serves only after `--activate` or `mmkg embeddings activate`. Writing the
+    same run again is a no-op; a write that was interrupted is finished.
+    """
+    from mmkg.platform.serving import write_run
+
+    settings = load_settings()
+    with connect() as graph:
+        summary = write_run(
+            graph,
+            run_dir,
+            settings,
+            run_id=run_id,
+            activate=activate,
+            allow_missing=allow_missing,
+            index=not no_index,
+            show_progress=False if STATE.quiet else None,
+        )
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    if summary.already_written:
+        typer.echo(f"embedding run {summary.run_id} is already written (status {summary.status})")
+        return
+    typer.echo(
+        f"wrote embedding run {summary.run_id}: {summary.model}, dim {summary.dim}, "
+        f"{summary.entities} entities, {summary.relations} relations, {summary.vectors} vectors "
+        f"in {summary.write_seconds:.2f} s ({summary.vectors_per_second:,.0f} vectors/s)"
+    )
+    if summary.index:
+        typer.echo(f"vector index {summary.index} online after {summary.index_seconds:.2f} s")
+    if summary.missing_entities:
+        typer.echo(f"{summary.missing_entities} entities of the run are not in the graph")
+    typer.echo(
+        "status: active (serving predictions)"
+        if summary.activated
+        else f"status: ready; serve it with `mmkg embeddings activate {summary.run_id}`"
+    )
+
+
+def _metric(run: dict[str, Any], split: str) -> Any:
+    metrics = run.get("metrics")
+    if isinstance(metrics, dict) and isinstance(metrics.get(split), dict):
+        return round(float(metrics[split].get("mrr", float("nan"))), 4)
+    return None
+
+
+@embeddings_app.command("list")
+@handle_errors
+def list_cmd(as_json: bool = JSON_OPTION) -> None:
+    """The embedding runs in the graph, oldest first; `serving` marks the active one."""
+    from mmkg.platform.serving import list_runs
+
+    with connect() as graph:
+        runs = list_runs(graph)
+    if as_json:
+        print_json(runs)
+        return
+    columns = ["id", "model", "dim", "entities", "status", "serving", "valid_mrr", "written_at"]
+    rows = [
+        [
+            r["id"],
+            r.get("model"),
+            r.get("dim"),
+            r.get("entity_count"),
+            r.get("status"),
+            "*" if r["serving"] else "",
+            _metric(r, "valid"),
+            r.get("written_at"),
+        ]
+        for r in runs
+    ]
+    print_table(columns, rows)
+
+
+@embeddings_app.command("activate")
+@handle_errors
+def activate_cmd(run_id: str = typer.Argument(..., help="The run to serve.")) -> None:
+    """Serve predictions from this run: one transaction moves the pointer, so a query sees
+    either the old run or the new one, never a mix."""
+    from mmkg.platform.serving import activate_run
+
+    with connect() as graph:
+        activate_run(graph, run_id)
+    typer.echo(f"embedding run {run_id} is now active")
+
+
+@embeddings_app.command("drop")
+@handle_errors
+def drop_cmd(
+    run_id: str = typer.Argument(..., help="The run to remove."),
+    force: bool = typer.Option(
+        False, "--force", help="Drop even the active run (then no run serves)."
+    ),
+) -> None:
+    """Remove a run: its vector index, its vectors on every node, and its node."""
+    from mmkg.platform.serving import drop_run
+
+    with connect() as graph:
+        removed = drop_run(graph, run_id, force=force)
+    typer.echo(f"dropped embedding run {run_id} ({sum(removed.values())} vectors removed)")
+
+
+def _show(rows: list[Any], as_json: bool) -> None:
+    dicts = [r.to_dict() for r in rows]
+    if as_json:
+        print_json(dicts)
+        return
+    if not dicts:
+        typer.echo("no answers")
+        return
+    columns = list(dicts[0])
+    print_table(columns, [[d[c] for c in columns] for d in dicts])
+
+
+@predict_app.command("tail")
+@handle_errors
+def tail_cmd(
+    head: str = typer.Argument(..., help="Head entity id."),
+    relation: str = typer.Argument(..., help="Relation name (as loaded) or relationship type."),
+    k: int = K_OPTION,
+    mode: str = MODE_OPTION,
+    label: str | None = LABEL_OPTION,
+    include_known: bool = KNOWN_OPTION,
+    run: str | None = RUN_OPTION,
+    candidates: int | None = CANDIDATES_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The most plausible tails t of (HEAD)-[RELATION]->(t)."""
+    from mmkg.platform.serving import predict_tail
+
+    with connect() as graph:
+        rows = predict_tail(
+            graph, head, relation, k, exclude=not include_known, label=label, mode=mode,
+            run=run, candidates=candidates,
+        )  # fmt: skip
+    _show(rows, as_json)
+
+
+@predict_app.command("head")
+@handle_errors
+def head_cmd(
+    relation: str = typer.Argument(..., help="Relation name (as loaded) or relationship type."),
+    tail: str = typer.Argument(..., help="Tail entity id."),
+    k: int = K_OPTION,
+    mode: str = MODE_OPTION,
+    label: str | None = LABEL_OPTION,
+    include_known: bool = KNOWN_OPTION,
+    run: str | None = RUN_OPTION,
+    candidates: int | None = CANDIDATES_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The most plausible heads h of (h)-[RELATION]->(TAIL)."""
+    from mmkg.platform.serving import predict_head
+
+    with connect() as graph:
+        rows = predict_head(
+            graph, relation, tail, k, exclude=not include_known, label=label, mode=mode,
+            run=run, candidates=candidates,
+        )  # fmt: skip
+    _show(rows, as_json)
+
+
+@predict_app.command("relation")
+@handle_errors
+def relation_cmd(
+    head: str = typer.Argument(..., help="Head entity id."),
+    tail: str = typer.Argument(..., help="Tail entity id."),
+    k: int = K_OPTION,
+    run: str | None = RUN_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Relations ranked by how plausibly they link HEAD to TAIL."""
+    from mmkg.platform.serving import predict_relation
+
+    with connect() as graph:
+        rows = predict_relation(graph, head, tail, k, run=run)
+    _show(rows, as_json)
+
+
+@predict_app.command("similar")
+@handle_errors
+def similar_cmd(
+    entity: str = typer.Argument(..., help="Entity id."),
+    k: int = K_OPTION,
+    mode: str = MODE_OPTION,
+    label: str | None = LABEL_OPTION,
+    run: str | None = RUN_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The entities nearest to ENTITY in embedding space."""
+    from mmkg.platform.serving import similar
+
+    with connect() as graph:
+        rows = similar(graph, entity, k, label=label, mode=mode, run=run)
+    _show(rows, as_json)
