@@ -92,11 +92,21 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(
         default=5_000, ge=1, le=1_000_000, description="Vectors per write transaction."
     )
+    embedding_write_threads: int = Field(
+        default=2, ge=1, le=64, description="Concurrent write transactions of a write-back."
+    )
+    # Recall over build time: at 100k random 200-d vectors, m=32/ef=200 lifts recall@10 (100
+    # candidates, re-scored) from 0.80 to 0.92 for twice the build time (bench/predict_latency).
     vector_index_m: int = Field(
-        default=16, ge=2, le=512, description="HNSW links per node of the ANN vector indexes."
+        default=32, ge=2, le=512, description="HNSW links per node of the ANN vector indexes."
     )
     vector_index_ef_construction: int = Field(
-        default=100, ge=2, le=3200, description="HNSW candidate list size while building indexes."
+        default=200, ge=2, le=3200, description="HNSW candidate list size while building indexes."
+    )
+    vector_index_quantization: bool = Field(
+        default=False,
+        description="Let Neo4j quantize indexed vectors (smaller, lower recall; candidates are "
+        "re-scored exactly either way).",
     )
     vector_index_timeout: float = Field(
         default=3600.0, gt=0, description="Seconds to wait for a new vector index to come online."

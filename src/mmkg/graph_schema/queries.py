@@ -189,7 +189,9 @@ def remove_property_batch(label: str, prop: str) -> str:
     )
 
 
-def create_vector_index(name: str, prop: str, dim: int, m: int, ef_construction: int) -> str:
+def create_vector_index(
+    name: str, prop: str, dim: int, m: int, ef_construction: int, quantization: bool = False
+) -> str:
     """A euclidean HNSW index over ``prop`` of :Entity nodes (numbers are inlined: OPTIONS
     takes no parameters)."""
     n = quote_identifier(name, "index name")
@@ -201,7 +203,8 @@ def create_vector_index(name: str, prop: str, dim: int, m: int, ef_construction:
         f"CREATE VECTOR INDEX {n} IF NOT EXISTS FOR (e:Entity) ON (e.{p}) "
         "OPTIONS {indexConfig: {`vector.dimensions`: "
         f"{dim}, `vector.similarity_function`: 'euclidean', `vector.hnsw.m`: {m}, "
-        f"`vector.hnsw.ef_construction`: {ef_construction}}}}}"
+        f"`vector.hnsw.ef_construction`: {ef_construction}, "
+        f"`vector.quantization.enabled`: {'true' if quantization else 'false'}}}}}"
     )
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -119,27 +120,41 @@ def _node_ids(graph: Graph, query: str, key: str, wanted: list[str]) -> list[int
     return [found.get(w) for w in wanted]
 
 
-def _write_rows(
-    graph: Graph,
-    prop: str,
-    nids: list[int],
-    rows: F32,
-    batch: int,
-    bar: Any,
-) -> None:
-    dim = int(rows.shape[1])
-    for start in range(0, len(nids), batch):
-        block = np.ascontiguousarray(rows[start : start + batch], dtype="<f4")
-        graph.write(
-            Q.WRITE_VECTORS,
-            {
-                "property": prop,
-                "nids": nids[start : start + batch],
-                "data": block.tobytes(),
-                "dim": dim,
-            },
-        )
-        bar.update(len(block))
+class _Writer:
+    """Batches of vectors written by a few concurrent transactions.
+
+    Every node is written once per property, so concurrent batches never contend for locks;
+    the server's CPU is the limit, and two transactions keep both of its cores busy.
+    """
+
+    def __init__(self, graph: Graph, batch: int, threads: int, bar: Any) -> None:
+        self.graph = graph
+        self.batch = batch
+        self.bar = bar
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mmkg-write")
+        self.pending: list[Future[None]] = []
+        self.limit = 2 * threads  # bounded: at most this many batches held in memory
+
+    def _one(self, prop: str, nids: list[int], block: F32) -> None:
+        params = {"property": prop, "nids": nids, "data": block.tobytes(), "dim": block.shape[1]}
+        self.graph.write(Q.WRITE_VECTORS, params)
+        self.bar.update(len(nids))
+
+    def rows(self, prop: str, nids: list[int], rows: F32) -> None:
+        for start in range(0, len(nids), self.batch):
+            block = np.ascontiguousarray(rows[start : start + self.batch], dtype="<f4")
+            if len(self.pending) >= self.limit:
+                self.pending.pop(0).result()
+            self.pending.append(
+                self.pool.submit(self._one, prop, nids[start : start + self.batch], block)
+            )
+
+    def finish(self) -> None:
+        try:
+            for future in self.pending:
+                future.result()  # re-raises the first failed batch's error
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def write_run(
@@ -231,22 +246,24 @@ def write_run(
         2 if tables.reciprocal else 1
     )
     started = time.perf_counter()
+    max_norm = None
     with progress(total, f"writing run {run_id}", "vec", show_progress) as bar:
-        _write_rows(graph, names.entity, ent_nids, entities, batch, bar)
-        max_norm = None
-        if tables.bilinear:
-            # Built a batch at a time: never a second full copy of the entity table in memory.
-            sq_max = float(np.einsum("ij,ij->i", entities, entities, dtype=np.float64).max())
-            max_norm = sq_max**0.5
-            for start in range(0, len(ent_nids), batch):
-                aug = _augment_block(entities[start : start + batch], sq_max)
-                _write_rows(
-                    graph, names.augmented, ent_nids[start : start + batch], aug, batch, bar
-                )
-        if rel_nids:
-            _write_rows(graph, names.relation, rel_nids, tables.relations[rel_keep], batch, bar)
-            if tables.inverses is not None:
-                _write_rows(graph, names.inverse, rel_nids, tables.inverses[rel_keep], batch, bar)
+        writer = _Writer(graph, batch, settings.embedding_write_threads, bar)
+        try:
+            writer.rows(names.entity, ent_nids, entities)
+            if tables.bilinear:
+                # A batch at a time: never a second full copy of the entity table in memory.
+                sq_max = float(np.einsum("ij,ij->i", entities, entities, dtype=np.float64).max())
+                max_norm = sq_max**0.5
+                for start in range(0, len(ent_nids), batch):
+                    aug = _augment_block(entities[start : start + batch], sq_max)
+                    writer.rows(names.augmented, ent_nids[start : start + batch], aug)
+            if rel_nids:
+                writer.rows(names.relation, rel_nids, tables.relations[rel_keep])
+                if tables.inverses is not None:
+                    writer.rows(names.inverse, rel_nids, tables.inverses[rel_keep])
+        finally:
+            writer.finish()
     write_seconds = time.perf_counter() - started
 
     index_seconds = 0.0
@@ -260,6 +277,7 @@ def write_run(
                 width,
                 settings.vector_index_m,
                 settings.vector_index_ef_construction,
+                settings.vector_index_quantization,
             )
         )
         log.info("building vector index %s over %d entities", names.index, len(ent_nids))
