@@ -39,7 +39,7 @@ from mmkg import __version__
 from mmkg.graph_schema import queries as Q
 from mmkg.platform.ingest import ingest_triples
 from mmkg.platform.kge.config import make_config
-from mmkg.platform.kge.data import load_folder, write_id_maps
+from mmkg.platform.kge.data import KGDataset, load_folder, write_id_maps
 from mmkg.platform.kge.run_dir import CONFIG, ENTITY_EMB, RELATION_EMB, save_array, write_json
 from mmkg.platform.kge.trainer import train
 from mmkg.platform.neo4j_server import start_server, stop_server
@@ -69,7 +69,7 @@ def _jvm_peak_rss(pid: int) -> int:
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
     ordered = sorted(ms)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return {
         "p50_ms": round(statistics.median(ordered), 2),
         "p99_ms": round(p99, 2),
@@ -124,14 +124,14 @@ def _serve(
     return out
 
 
-def bench_fb(graph: Graph, settings: Settings, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+def bench_fb(
+    graph: Graph, settings: Settings, work: Path, args: argparse.Namespace
+) -> dict[str, Any]:
     for split in ("train", "valid", "test"):
         ingest_triples(graph, FB / f"{split}.txt", settings, show_progress=False)
     data = load_folder(FB)
     run = work / "fb-transe"
-    config = make_config(
-        "transe_l2", {"dim": args.dim, "epochs": args.fb_epochs, "eval_every": 0}
-    )
+    config = make_config("transe_l2", {"dim": args.dim, "epochs": args.fb_epochs, "eval_every": 0})
     t0 = time.perf_counter()
     train(data, config, run, show_progress=False)
     train_s = time.perf_counter() - t0
@@ -160,11 +160,16 @@ def _synthetic_run(folder: Path, n: int, dim: int, relations: int) -> Path:
     config = make_config("transe_l2", {"dim": dim, "epochs": 1})
     write_json(folder / CONFIG, {"train": config.model_dump(), "dataset": {"source": "random"}})
 
-    class _Ids:
-        entity_ids = [f"syn_{i}" for i in range(n)]
-        relation_names = [f"syn_rel_{i}" for i in range(relations)]
-
-    write_id_maps(_Ids(), folder)  # type: ignore[arg-type]
+    none = np.empty((0, 3), dtype=np.int64)
+    ids = KGDataset(
+        entity_ids=[f"syn_{i}" for i in range(n)],
+        relation_names=[f"syn_rel_{i}" for i in range(relations)],
+        train=none,
+        valid=none,
+        test=none,
+        source="random",
+    )
+    write_id_maps(ids, folder)
     scale = 1.0 / np.sqrt(dim)
     emb = np.empty((n, dim), dtype=np.float32)
     for start in range(0, n, 100_000):  # in blocks: no float64 copy of the whole table

@@ -106,6 +106,17 @@ def test_demo_loads_once_and_answers_its_query(graph: Graph, neo4j_settings: Set
     assert second["triples"]["relationships_created"] == 0
     assert second["stats"]["relationships"] == first.stats["relationships"]
     assert {r["laureate"] for r in second["rows"]} == laureates
+    # The learning half: RotatE trained on the graph, written back, active, and asked in Cypher.
+    learned = second["embeddings"]
+    assert learned["trained_now"] and learned["write"]["status"] == "active"
+    assert learned["test_mrr"] > 0.2  # random ranking over 394 entities: about 0.02
+    rows = learned["rows"]
+    assert len(rows) >= 10 and all(r["predicted_citizenship"] for r in rows)
+    # Citizenship is never given for these people; most guesses are their birth country.
+    agree = sum(r["predicted_citizenship"] in r["born_in_country"] for r in rows)
+    assert agree >= len(rows) // 2
+    third = json.loads(run_cli(neo4j_settings, "-q", "demo", "--json").stdout)
+    assert not third["embeddings"]["trained_now"] and third["embeddings"]["rows"] == rows
 
 
 def test_export_refuses_clearly_when_memory_would_not_fit(

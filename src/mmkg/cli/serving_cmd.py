@@ -32,7 +32,7 @@ MODE_OPTION = typer.Option(
     "auto",
     "--mode",
     help="exact (score every entity), ann (the vector index, re-scored exactly) or auto "
-    "(exact up to 200,000 entities).",
+    "(exact when the run fits in a third of the server's heap).",
 )
 LABEL_OPTION = typer.Option(None, "--label", help="Only candidates with this node label.")
 KNOWN_OPTION = typer.Option(

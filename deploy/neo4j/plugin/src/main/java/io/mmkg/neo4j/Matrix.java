@@ -3,6 +3,7 @@ package io.mmkg.neo4j;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.IntStream;
 import org.neo4j.graphdb.Node;
 import org.neo4j.graphdb.ResourceIterator;
@@ -22,6 +23,7 @@ final class Matrix {
     private static final int PARALLEL_ROWS = 50_000;
 
     private static final Map<String, Matrix> CACHE = new LinkedHashMap<>(4, 0.75f, true);
+    private static final ConcurrentHashMap<String, Object> LOADING = new ConcurrentHashMap<>();
 
     final long[] nodeIds;
     final float[] data;
@@ -42,15 +44,35 @@ final class Matrix {
             Matrix m = CACHE.get(run.token);
             if (m != null) return m;
         }
-        Matrix loaded = load(tx, run);
-        synchronized (CACHE) {
-            CACHE.put(run.token, loaded);
-            while (CACHE.size() > CACHED_RUNS) {
-                String eldest = CACHE.keySet().iterator().next();
-                CACHE.remove(eldest);
+        // One loader per run: concurrent first queries wait instead of each holding a copy.
+        Object lock = LOADING.computeIfAbsent(run.token, t -> new Object());
+        synchronized (lock) {
+            try {
+                synchronized (CACHE) {
+                    Matrix m = CACHE.get(run.token);
+                    if (m != null) return m;
+                }
+                Matrix loaded = load(tx, run);
+                synchronized (CACHE) {
+                    CACHE.put(run.token, loaded);
+                    while (CACHE.size() > CACHED_RUNS) {
+                        String eldest = CACHE.keySet().iterator().next();
+                        CACHE.remove(eldest);
+                    }
+                }
+                return loaded;
+            } finally {
+                LOADING.remove(run.token);
             }
         }
-        return loaded;
+    }
+
+    /** Whether the run's matrix is cached or would take at most a third of the heap. */
+    static boolean fitsComfortably(Run run) {
+        synchronized (CACHE) {
+            if (CACHE.containsKey(run.token)) return true;
+        }
+        return run.entityCount * (run.dim * 4L + 8L) <= Runtime.getRuntime().maxMemory() / 3;
     }
 
     /** Drops every cached matrix (after a run is dropped, to give the memory back at once). */

