@@ -112,7 +112,37 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Seconds to wait for a new vector index to come online."
     )
 
-    @field_validator("home", "cache_dir", "java_home", mode="before")
+    text_encoder: str = Field(
+        default="minilm",
+        description="Encoder of text documents and entity texts: minilm (bundled), st:PATH, "
+        "or a local sentence-transformers folder.",
+    )
+    image_encoder: str | None = Field(
+        default=None,
+        description="Encoder of images and video frames: clip:PATH (texts and images in one "
+        "space, needed for cross-modal search) or cnn:PATH; unset = media get no image features.",
+    )
+    encoder_device: str = Field(default="cpu", description="cpu, cuda or cuda:N for encoders.")
+    encoder_batch_size: int = Field(default=32, ge=1, le=4096, description="Items per forward.")
+    video_frames: int = Field(default=8, ge=1, le=512, description="Frames sampled per video.")
+    video_sampling: str = Field(default="uniform", description="uniform or scenes.")
+    video_pooling: str = Field(default="mean", description="mean, max or attention.")
+    video_segments: int = Field(
+        default=0, ge=0, le=64, description="Per-segment vectors per video (0 = none)."
+    )
+    media_root: Path | None = Field(
+        default=None,
+        description="Only files under this folder may be ingested (symlinks never); default "
+        "the current directory.",
+    )
+    max_image_pixels: int = Field(
+        default=89_478_485, ge=1, description="Larger images are refused as decompression bombs."
+    )
+    max_media_bytes: int = Field(
+        default=2 * 1024**3, ge=1, description="Larger media files are refused."
+    )
+
+    @field_validator("home", "cache_dir", "java_home", "media_root", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:
         if isinstance(value, str) and value:

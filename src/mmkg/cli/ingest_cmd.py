@@ -105,3 +105,75 @@ def entities(
         ingest_entities, path, as_json, fmt=f, name_sep=name_sep, strict=strict,
         rejects_path=rejects,
     )  # fmt: skip
+
+
+@app.command("media")
+@handle_errors
+def media(
+    paths: list[Path] = typer.Argument(None, help="Files or folders (recursively)."),
+    manifest: Path | None = typer.Option(
+        None,
+        "--manifest",
+        help="CSV or JSONL: path, entities, caption, relation (DEPICTS|MENTIONS), source. "
+        "Its files are ingested too.",
+    ),
+    root: Path | None = typer.Option(
+        None, "--root", help="Only files under this folder (default MMKG_MEDIA_ROOT or .)."
+    ),
+    image_encoder: str | None = typer.Option(
+        None, "--image-encoder", help="clip:PATH or cnn:PATH (default MMKG_IMAGE_ENCODER)."
+    ),
+    text_encoder: str | None = typer.Option(
+        None, "--text-encoder", help="minilm, st:PATH (default MMKG_TEXT_ENCODER)."
+    ),
+    frames: int | None = typer.Option(None, "--frames", min=1, help="Frames sampled per video."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Ingest images, videos and .txt/.md documents as :Media nodes with features.
+
+    Ids are the sha256 of the content, so ingesting again is a no-op. Bad files (corrupt,
+    truncated, empty, unsupported, decompression bombs, videos without a decodable frame,
+    symlinks, paths outside the root) are recorded as :MediaFailure nodes with their reason
+    and skipped; the batch goes on.
+    """
+    from mmkg.platform.media import ingest_media
+
+    settings = load_settings()
+    updates: dict[str, Any] = {}
+    if root is not None:
+        updates["media_root"] = root
+    if image_encoder is not None:
+        updates["image_encoder"] = image_encoder
+    if text_encoder is not None:
+        updates["text_encoder"] = text_encoder
+    if frames is not None:
+        updates["video_frames"] = frames
+    settings = settings.model_copy(update=updates)
+    if not paths and manifest is None:
+        raise typer.BadParameter("give files or folders, or --manifest")
+    with connect() as graph:
+        summary = ingest_media(
+            graph,
+            list(paths or []),
+            settings,
+            manifest,
+            show_progress=False if STATE.quiet else None,
+        )
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    typer.echo(
+        f"media ingest {summary.ingest_id}: {summary.files} files in {summary.seconds:.1f} s"
+    )
+    typer.echo(f"  created:      {summary.created} ({summary.present} already present)")
+    typer.echo(f"  featurised:   {summary.featurised}  {summary.encoders}")
+    typer.echo(f"  linked:       {summary.linked} links to entities")
+    if summary.missing_entities:
+        typer.echo(
+            f"  unknown entities in the manifest: {', '.join(summary.missing_entities[:10])}"
+        )
+    typer.echo(f"  failed:       {summary.failed}")
+    for failure in summary.failures[:20]:
+        typer.echo(f"    {failure['path']}: {failure['reason']}")
+    for note in summary.notes:
+        typer.echo(f"  note: {note}")

@@ -12,6 +12,7 @@ from mmkg.cli import (
     kge_cmd,
     neo4j_cmd,
     schema_cmd,
+    search_cmd,
     serving_cmd,
 )
 from mmkg.cli.common import STATE, configure_logging
@@ -34,6 +35,8 @@ app.command("eval")(kge_cmd.eval_cmd)
 app.command()(kge_cmd.models)
 app.add_typer(serving_cmd.embeddings_app, name="embeddings")
 app.add_typer(serving_cmd.predict_app, name="predict")
+app.add_typer(search_cmd.search_app, name="search")
+app.add_typer(search_cmd.features_app, name="features")
 
 
 def _version(value: bool) -> None:

@@ -210,3 +210,87 @@ def create_vector_index(
 
 def drop_index(name: str) -> str:
     return f"DROP INDEX {quote_identifier(name, 'index name')} IF EXISTS"
+
+
+# --- media --------------------------------------------------------------------------------
+# Which media already exist, and whether they carry the given encoder's features.
+MEDIA_STATE = (
+    "UNWIND $ids AS id MATCH (m:Media {id: id}) "
+    "RETURN m.id AS id, m[$feature] IS NOT NULL AS has_feature"
+)
+# Features travel as float32 through db.create.setNodeVectorProperty (the form vector indexes
+# read); the encoder's name and version go with them.
+SET_NODE_VECTORS_MEDIA = (
+    "UNWIND $rows AS row MATCH (m:Media {id: row.id}) "
+    "CALL db.create.setNodeVectorProperty(m, $property, row.vector) "
+    "SET m += row.meta"
+)
+SET_NODE_VECTORS_ENTITY = (
+    "UNWIND $rows AS row MATCH (e:Entity {id: row.id}) "
+    "CALL db.create.setNodeVectorProperty(e, $property, row.vector) "
+    "SET e += row.meta"
+)
+ENTITY_TEXTS = (
+    "MATCH (e:Entity) WHERE e.id > $after AND ($missing_only = false OR e[$feature] IS NULL) "
+    "RETURN e.id AS id, e.name AS name, e.description AS description "
+    "ORDER BY e.id LIMIT $limit"
+)
+RECORD_MEDIA_FAILURES = (
+    "UNWIND $rows AS row MERGE (f:MediaFailure {path: row.path}) "
+    "SET f.reason = row.reason, f.stage = row.stage, f.ingest = $ingest, f.at = datetime()"
+)
+CLEAR_MEDIA_FAILURES = "UNWIND $paths AS p MATCH (f:MediaFailure {path: p}) DELETE f"
+MEDIA_FAILURES = (
+    "MATCH (f:MediaFailure) RETURN f.path AS path, f.reason AS reason, f.stage AS stage, "
+    "f.ingest AS ingest, toString(f.at) AS at ORDER BY f.at DESC LIMIT $limit"
+)
+VECTOR_QUERY = (
+    "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node, score "
+    "RETURN node.id AS id, node.uri AS uri, node.name AS name, node.title AS title, "
+    "[l IN labels(node) WHERE l IN ['Image', 'Video', 'Text', 'Entity']][0] AS kind, score"
+)
+# Entities found through the media that depict or mention them (best media score per entity).
+ENTITIES_VIA_MEDIA = (
+    "CALL db.index.vector.queryNodes($index, $fetch, $vector) YIELD node AS m, score "
+    "MATCH (m)-[:DEPICTS|MENTIONS]->(e:Entity) "
+    "WITH e, max(score) AS score, collect(m.id)[..3] AS via "
+    "RETURN e.id AS id, null AS uri, e.name AS name, null AS title, 'Entity' AS kind, score, via "
+    "ORDER BY score DESC LIMIT $k"
+)
+
+
+def merge_media(kind: str) -> str:
+    """MERGE media of one kind (label) by content id; metadata set on creation."""
+    label = quote_identifier(kind, "media label")
+    return (
+        "UNWIND $rows AS row MERGE (m:Media {id: row.id}) "
+        "ON CREATE SET m += row.props, m.created_at = datetime() "
+        f"SET m:{label}, m.uri = coalesce(m.uri, row.props.uri) "
+        "RETURN count(*) AS n"
+    )
+
+
+def link_media(rel_type: str) -> str:
+    """Link media to entities by id; returns the entity ids that do not exist."""
+    t = quote_identifier(rel_type, "relationship type")
+    return (
+        "UNWIND $rows AS row MATCH (m:Media {id: row.media}) "
+        "OPTIONAL MATCH (e:Entity {id: row.entity}) "
+        "CALL { WITH m, e, row WITH m, e, row WHERE e IS NOT NULL "
+        f"MERGE (m)-[r:{t}]->(e) SET r.source = row.source, r.caption = row.caption "
+        "RETURN count(r) AS linked } "
+        "RETURN sum(linked) AS linked, collect(CASE WHEN e IS NULL THEN row.entity END) AS missing"
+    )
+
+
+def create_feature_index(name: str, label: str, prop: str, dim: int) -> str:
+    n = quote_identifier(name, "index name")
+    lab = quote_identifier(label, "label")
+    p = quote_identifier(prop, "property")
+    if not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"vector index dimensions must be a positive integer, got {dim!r}")
+    return (
+        f"CREATE VECTOR INDEX {n} IF NOT EXISTS FOR (x:{lab}) ON (x.{p}) "
+        "OPTIONS {indexConfig: {`vector.dimensions`: "
+        f"{dim}, `vector.similarity_function`: 'cosine'}}}}"
+    )

@@ -1,0 +1,205 @@
+"""Video features: decode with PyAV, sample frames, encode them with an image encoder, pool.
+
+Sampling is ``uniform`` (N frames evenly over the clip) or ``scenes`` (one frame per detected
+shot, where consecutive thumbnails differ most, topped up uniformly to N): cheap, since the
+thumbnails are 16×16 greyscale. Pooling over time is ``mean``, ``max``, or ``attention``: each
+frame weighted by softmax of its agreement with the clip's mean, so shot transitions and
+outlier frames count less (parameter-free, so it needs no training data). Optional
+per-segment vectors pool equal slices of the sampled frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mmkg.errors import DataError
+from mmkg.platform.encoders.base import F32, Encoder, unit_rows
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+SAMPLINGS = ("uniform", "scenes")
+POOLINGS = ("mean", "max", "attention")
+# Longer clips are sampled by seeking instead of decoding every frame.
+_DECODE_ALL_FRAMES = 3000
+
+
+@dataclass
+class VideoProbe:
+    duration: float | None
+    fps: float | None
+    frames: int
+    width: int
+    height: int
+    codec: str
+
+    def to_props(self) -> dict[str, Any]:
+        return {
+            "duration": self.duration,
+            "fps": self.fps,
+            "frames": self.frames,
+            "width": self.width,
+            "height": self.height,
+            "codec": self.codec,
+        }
+
+
+@dataclass
+class VideoFeatures:
+    probe: VideoProbe
+    vector: F32
+    segments: F32 | None
+    sampled: int
+    times: list[float] = field(default_factory=list)
+
+
+def probe_video(path: Path) -> VideoProbe:
+    """Duration, fps, frame count, size and codec; raises DataError for undecodable files."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DataError("no video stream")
+            stream = container.streams.video[0]
+            duration = None
+            if container.duration:
+                duration = float(container.duration / av.time_base)
+            elif stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            fps = float(stream.average_rate) if stream.average_rate else None
+            frames = int(stream.frames or 0)
+            if not frames and duration and fps:
+                frames = round(duration * fps)  # webm and others do not store it
+            return VideoProbe(
+                duration=round(duration, 3) if duration else None,
+                fps=round(fps, 3) if fps else None,
+                frames=frames,
+                width=int(stream.codec_context.width),
+                height=int(stream.codec_context.height),
+                codec=str(stream.codec_context.name),
+            )
+    except DataError:
+        raise
+    except (av.FFmpegError, IndexError, ValueError, OSError, EOFError) as e:
+        raise DataError(f"not a decodable video ({type(e).__name__}: {e})") from None
+
+
+def _decode_all(path: Path) -> list[tuple[float, Image.Image]]:
+    import av
+
+    out: list[tuple[float, Image.Image]] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        base = float(stream.time_base or 0)
+        for frame in container.decode(stream):
+            t = frame.pts * base if frame.pts is not None else float(len(out))
+            out.append((t, frame.to_image()))  # type: ignore[no-untyped-call]
+    return out
+
+
+def _seek_sample(path: Path, n: int, duration: float) -> list[tuple[float, Image.Image]]:
+    import av
+
+    out: list[tuple[float, Image.Image]] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        base = float(stream.time_base or 1)
+        for t in np.linspace(0, duration, num=n, endpoint=False):
+            target = int(t / base)
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+            for frame in container.decode(stream):
+                if frame.pts is not None and frame.pts >= target:
+                    out.append((frame.pts * base, frame.to_image()))  # type: ignore[no-untyped-call]
+                    break
+    return out
+
+
+def _scene_picks(frames: list[Image.Image], n: int) -> list[int]:
+    """Indices: the first frame of each of the n-1 largest cuts, topped up uniformly."""
+    thumbs = np.stack(
+        [np.asarray(f.convert("L").resize((16, 16)), dtype=np.float32) for f in frames]
+    )
+    change = np.abs(np.diff(thumbs, axis=0)).mean(axis=(1, 2))
+    cuts = (np.argsort(-change)[: max(n - 1, 0)] + 1).tolist() if len(change) else []
+    picks = sorted({0, *cuts})
+    for i in np.linspace(0, len(frames) - 1, num=n).round().astype(int):
+        if len(picks) >= n:
+            break
+        if int(i) not in picks:
+            picks.append(int(i))
+    return sorted(picks)[:n]
+
+
+def sample_frames(
+    path: Path, probe: VideoProbe, n: int, sampling: str = "uniform"
+) -> list[tuple[float, Image.Image]]:
+    if sampling not in SAMPLINGS:
+        raise DataError(f"video sampling must be one of {', '.join(SAMPLINGS)}, not {sampling!r}")
+    import av
+
+    try:
+        if probe.frames > _DECODE_ALL_FRAMES and probe.duration:
+            picked = _seek_sample(path, n, probe.duration)
+        else:
+            every = _decode_all(path)
+            if not every:
+                picked = []
+            elif sampling == "scenes":
+                picked = [every[i] for i in _scene_picks([f for _, f in every], n)]
+            else:
+                idx = np.linspace(0, len(every) - 1, num=min(n, len(every))).round().astype(int)
+                picked = [every[i] for i in idx]
+    except (av.FFmpegError, ValueError, OSError, EOFError) as e:
+        raise DataError(f"video decoding failed ({type(e).__name__}: {e})") from None
+    if not picked:
+        raise DataError("no decodable frame")
+    return picked
+
+
+def pool(frames: F32, how: str = "mean") -> F32:
+    """One unit vector from ``[T, d]`` frame vectors."""
+    if how == "mean":
+        out = frames.mean(axis=0)
+    elif how == "max":
+        out = frames.max(axis=0)
+    elif how == "attention":
+        consensus = frames.mean(axis=0)
+        logits = frames @ consensus * np.sqrt(frames.shape[1])
+        weights = np.exp(logits - logits.max())
+        out = (weights / weights.sum()) @ frames
+    else:
+        raise DataError(f"video pooling must be one of {', '.join(POOLINGS)}, not {how!r}")
+    pooled: F32 = unit_rows(out[None, :])[0]
+    return pooled
+
+
+def encode_video(
+    path: Path,
+    encoder: Encoder,
+    frames: int = 8,
+    sampling: str = "uniform",
+    pooling: str = "mean",
+    segments: int = 0,
+    batch_size: int = 32,
+    probe: VideoProbe | None = None,
+) -> VideoFeatures:
+    """Sample ``frames`` frames, encode them with the image encoder, pool over time."""
+    probe = probe or probe_video(path)
+    picked = sample_frames(path, probe, frames, sampling)
+    vectors = encoder.encode_images([im for _, im in picked], batch_size)
+    seg = None
+    if segments > 0:
+        parts = np.array_split(vectors, min(segments, len(vectors)))
+        seg = np.stack([pool(p, pooling) for p in parts])
+    return VideoFeatures(
+        probe=probe,
+        vector=pool(vectors, pooling),
+        segments=seg,
+        sampled=len(picked),
+        times=[round(t, 3) for t, _ in picked],
+    )
