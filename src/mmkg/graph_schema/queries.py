@@ -220,11 +220,6 @@ MEDIA_STATE = (
 )
 # Features travel as float32 through db.create.setNodeVectorProperty (the form vector indexes
 # read); the encoder's name and version go with them.
-SET_NODE_VECTORS_MEDIA = (
-    "UNWIND $rows AS row MATCH (m:Media {id: row.id}) "
-    "CALL db.create.setNodeVectorProperty(m, $property, row.vector) "
-    "SET m += row.meta"
-)
 SET_NODE_VECTORS_ENTITY = (
     "UNWIND $rows AS row MATCH (e:Entity {id: row.id}) "
     "CALL db.create.setNodeVectorProperty(e, $property, row.vector) "
@@ -260,13 +255,16 @@ ENTITIES_VIA_MEDIA = (
 
 
 def merge_media(kind: str) -> str:
-    """MERGE media of one kind (label) by content id; metadata set on creation."""
+    """MERGE media of one kind (label) by content id, metadata set on creation, and their
+    features (float32, with the encoder's name and version) in the same transaction."""
     label = quote_identifier(kind, "media label")
     return (
         "UNWIND $rows AS row MERGE (m:Media {id: row.id}) "
         "ON CREATE SET m += row.props, m.created_at = datetime() "
         f"SET m:{label}, m.uri = coalesce(m.uri, row.props.uri) "
-        "RETURN count(*) AS n"
+        "WITH m, row CALL { WITH m, row WITH m, row WHERE row.vector IS NOT NULL "
+        "CALL db.create.setNodeVectorProperty(m, $property, row.vector) SET m += row.meta } "
+        "WITH row OPTIONAL MATCH (f:MediaFailure {path: row.props.path}) DELETE f"
     )
 
 

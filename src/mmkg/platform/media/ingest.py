@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,9 @@ class _Ingest:
         self.summary = summary
         self.failures: list[Rejected] = []
         self._encoders: dict[str, Encoder | None] = {}
-        self._indexed: set[str] = set()
+        self.to_index: dict[str, tuple[str, Encoder]] = {}
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmkg-media-write")
+        self.pending: Future[None] | None = None
 
     def encoder_for(self, kind: str) -> Encoder | None:
         if kind not in self._encoders:
@@ -140,10 +143,13 @@ class _Ingest:
             return None
         return item
 
-    def run_batch(self, kind: str, cands: list[Candidate], links: dict[Path, ManifestRow]) -> None:
+    def prepare_batch(self, kind: str, cands: list[Candidate]) -> list[_Item]:
+        encoder = self.encoder_for(kind)
+        return [i for i in (self.prepare(c, encoder) for c in cands) if i is not None]
+
+    def run_batch(self, kind: str, items: list[_Item], links: dict[Path, ManifestRow]) -> None:
         encoder = self.encoder_for(kind)
         prop = feature_property(encoder) if encoder else "feat__none"
-        items = [i for i in (self.prepare(c, encoder) for c in cands) if i is not None]
         if not items:
             return
         state = {
@@ -175,32 +181,50 @@ class _Ingest:
                 i.vector = v
         self.summary.present += len(items) - len(todo)
         self.summary.created += sum(1 for i in todo if i.id not in state)
-        if todo:
-            self.graph.write(
-                Q.merge_media(kind), {"rows": [{"id": i.id, "props": i.props} for i in todo]}
-            )
-        if encoder is not None and todo:
-            rows: list[dict[str, Any]] = []
-            for i in todo:
-                if i.vector is None:
-                    continue
-                meta: dict[str, Any] = dict(i.meta)
+        rows: list[dict[str, Any]] = []
+        for i in todo:
+            meta: dict[str, Any] = dict(i.meta)
+            if encoder is not None:
                 meta[f"{prop}_encoder"] = encoder.label
-                rows.append({"id": i.id, "vector": [float(x) for x in i.vector], "meta": meta})
-            self.graph.write(Q.SET_NODE_VECTORS_MEDIA, {"rows": rows, "property": prop})
-            self.summary.featurised += len(rows)
-            self.ensure_index(kind, encoder)
-        self.graph.write(Q.CLEAR_MEDIA_FAILURES, {"paths": [str(i.cand.path) for i in items]})
+            vector = None if i.vector is None else i.vector.astype(float).tolist()
+            rows.append({"id": i.id, "props": i.props, "vector": vector, "meta": meta})
+        self.summary.featurised += sum(1 for r in rows if r["vector"] is not None)
+        # The write of this batch overlaps the encoding of the next one.
+        self.wait()
+        self.pending = self.writer.submit(self._write, kind, encoder, prop, rows, items, links)
+
+    def _write(
+        self,
+        kind: str,
+        encoder: Encoder | None,
+        prop: str,
+        rows: list[dict[str, Any]],
+        items: list[_Item],
+        links: dict[Path, ManifestRow],
+    ) -> None:
+        if rows:
+            self.graph.write(Q.merge_media(kind), {"rows": rows, "property": prop})
+            if encoder is not None and any(r["vector"] is not None for r in rows):
+                self.to_index[media_index_name(kind, encoder)] = (kind, encoder)
+        present = [str(i.cand.path) for i in items if i.id not in {r["id"] for r in rows}]
+        if present:
+            self.graph.write(Q.CLEAR_MEDIA_FAILURES, {"paths": present})
         self.link(items, links)
 
-    def ensure_index(self, kind: str, encoder: Encoder) -> None:
-        name = media_index_name(kind, encoder)
-        if name in self._indexed:
-            return
-        self.graph.run_autocommit(
-            Q.create_feature_index(name, kind, feature_property(encoder), encoder.dim)
-        )
-        self._indexed.add(name)
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def build_indexes(self) -> None:
+        """Vector indexes for the features written, created after the data (one bulk
+        population, cheaper than updating HNSW graphs transaction by transaction) and awaited."""
+        for name, (kind, encoder) in self.to_index.items():
+            self.graph.run_autocommit(
+                Q.create_feature_index(name, kind, feature_property(encoder), encoder.dim)
+            )
+        for name in self.to_index:
+            self.graph.run_autocommit(Q.AWAIT_INDEX, {"name": name, "timeout": 600})
 
     def link(self, items: list[_Item], links: dict[Path, ManifestRow]) -> None:
         by_type: dict[str, list[dict[str, Any]]] = {DEPICTS: [], MENTIONS: []}
@@ -251,15 +275,30 @@ def ingest_media(
     job.failures.extend(rejected)
     summary.files = len(cands)
     batch = settings.encoder_batch_size
-    with progress(len(cands), "ingesting media", "file", show_progress) as bar:
-        for kind in ("Image", "Video", "Text"):
-            group = [c for c in cands if c.kind == kind]
-            for start in range(0, len(group), batch):
-                chunk = group[start : start + batch]
-                job.run_batch(kind, chunk, links)
-                bar.update(len(chunk))
-        for name in job._indexed:
-            graph.run_autocommit(Q.AWAIT_INDEX, {"name": name, "timeout": 600})
+    chunks = [
+        (kind, group[start : start + batch])
+        for kind in ("Image", "Video", "Text")
+        for group in [[c for c in cands if c.kind == kind]]
+        for start in range(0, len(group), batch)
+    ]
+    with (
+        progress(len(cands), "ingesting media", "file", show_progress) as bar,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmkg-media-read") as reader,
+    ):
+        # Hashing and decoding the next batch (I/O and C code that releases the GIL) overlaps
+        # encoding and writing this one.
+        ahead = reader.submit(job.prepare_batch, *chunks[0]) if chunks else None
+        for n, (kind, chunk) in enumerate(chunks):
+            assert ahead is not None
+            items = ahead.result()
+            ahead = (
+                reader.submit(job.prepare_batch, *chunks[n + 1]) if n + 1 < len(chunks) else None
+            )
+            job.run_batch(kind, items, links)
+            bar.update(len(chunk))
+        job.wait()
+        job.writer.shutdown()
+        job.build_indexes()
     if job.failures:
         graph.write(
             Q.RECORD_MEDIA_FAILURES,
