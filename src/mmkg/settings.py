@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     neo4j_start_timeout: float = Field(
         default=180.0, gt=0, description="Seconds to wait for Bolt after `mmkg neo4j start`."
     )
+    neo4j_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long the driver retries a transaction on transient errors before "
+        "mmkg reports the error (workers then retry the task with backoff).",
+    )
     java_home: Path | None = Field(
         default=None,
         description="JDK 17 or 21 for the managed server; default found on the machine.",
@@ -142,6 +148,42 @@ class Settings(BaseSettings):
         default=2 * 1024**3, ge=1, description="Larger media files are refused."
     )
 
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker, e.g. redis://127.0.0.1:6379/0; default a filesystem "
+        "queue under MMKG_HOME/broker (zero setup, one machine).",
+    )
+    result_backend: str | None = Field(
+        default=None,
+        description="Celery result backend; default the Redis broker itself, else SQLite "
+        "under MMKG_HOME.",
+    )
+    broker_visibility_timeout: int = Field(
+        default=3600,
+        ge=1,
+        description="Seconds before a task taken by a dead worker is redelivered.",
+    )
+    task_time_limit: int = Field(default=6 * 3600, ge=1, description="Hard limit per task (s).")
+    task_max_retries: int = Field(
+        default=20, ge=0, description="Retries of a task after transient errors (with backoff)."
+    )
+    task_retry_backoff_max: int = Field(
+        default=60, ge=1, description="Longest wait between two retries (s)."
+    )
+    schedule: str | None = Field(
+        default=None,
+        description="Beat schedule: JSON, or a path to a JSON file (see the README).",
+    )
+    activation_tolerance: float = Field(
+        default=0.0,
+        ge=0,
+        description="A retrained run is activated only if its validation MRR is at least the "
+        "active run's minus this.",
+    )
+    worker_preload: bool = Field(
+        default=True, description="Workers load the configured encoders when they start."
+    )
+
     @field_validator("home", "cache_dir", "java_home", "media_root", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:
@@ -164,6 +206,22 @@ class Settings(BaseSettings):
     @property
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir if self.cache_dir is not None else self.home / "cache"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def broker_folder(self) -> Path:
+        return self.home / "broker"
+
+    @property
+    def resolved_result_backend(self) -> str:
+        if self.result_backend:
+            return self.result_backend
+        if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return f"db+sqlite:///{self.home / 'celery-results.sqlite'}"
 
     @property
     def credentials_file(self) -> Path:

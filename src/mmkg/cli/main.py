@@ -14,6 +14,7 @@ from mmkg.cli import (
     schema_cmd,
     search_cmd,
     serving_cmd,
+    worker_cmd,
 )
 from mmkg.cli.common import STATE, configure_logging
 
@@ -37,6 +38,10 @@ app.add_typer(serving_cmd.embeddings_app, name="embeddings")
 app.add_typer(serving_cmd.predict_app, name="predict")
 app.add_typer(search_cmd.search_app, name="search")
 app.add_typer(search_cmd.features_app, name="features")
+app.command()(worker_cmd.worker)
+app.command()(worker_cmd.beat)
+app.add_typer(worker_cmd.submit_app, name="submit")
+app.command()(worker_cmd.jobs)
 
 
 def _version(value: bool) -> None:

@@ -49,6 +49,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR (n:MmkgServing) REQUIRE n.name IS UNIQUE",
         ),
     ),
+    Migration(
+        3,
+        "media failures and worker jobs",
+        (
+            "CREATE CONSTRAINT mmkg_media_failure_path IF NOT EXISTS "
+            "FOR (n:MediaFailure) REQUIRE n.path IS UNIQUE",
+            "CREATE CONSTRAINT mmkg_job_id IF NOT EXISTS FOR (n:MmkgJob) REQUIRE n.id IS UNIQUE",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

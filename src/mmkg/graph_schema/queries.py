@@ -292,3 +292,30 @@ def create_feature_index(name: str, label: str, prop: str, dim: int) -> str:
         "OPTIONS {indexConfig: {`vector.dimensions`: "
         f"{dim}, `vector.similarity_function`: 'cosine'}}}}"
     )
+
+
+# --- jobs (Celery tasks) ------------------------------------------------------------------
+JOB_START = (
+    "MERGE (j:MmkgJob {id: $id}) "
+    "ON CREATE SET j.submitted_at = datetime(), j.attempts = 0 "
+    "SET j.task = $task, j.args = $args, j.state = 'running', j.started_at = datetime(), "
+    "j.attempts = j.attempts + 1, j.worker = $worker, j.progress = 0.0, j.error = null"
+)
+JOB_PROGRESS = "MATCH (j:MmkgJob {id: $id}) SET j.progress = $progress, j.note = $note"
+JOB_FINISH = (
+    "MATCH (j:MmkgJob {id: $id}) SET j.state = $state, j.finished_at = datetime(), "
+    "j.progress = CASE WHEN $state = 'succeeded' THEN 1.0 ELSE j.progress END, "
+    "j.result = $result, j.error = $error"
+)
+JOB_RETRY = (
+    "MERGE (j:MmkgJob {id: $id}) ON CREATE SET j.submitted_at = datetime(), j.attempts = 1 "
+    "SET j.task = $task, j.state = 'retrying', j.error = $error"
+)
+LIST_JOBS = (
+    "MATCH (j:MmkgJob) RETURN j.id AS id, j.task AS task, j.state AS state, "
+    "j.progress AS progress, j.note AS note, j.attempts AS attempts, j.worker AS worker, "
+    "toString(j.submitted_at) AS submitted_at, toString(j.started_at) AS started_at, "
+    "toString(j.finished_at) AS finished_at, j.error AS error, j.result AS result, j.args AS args "
+    "ORDER BY coalesce(j.started_at, j.submitted_at) DESC LIMIT $limit"
+)
+GET_JOB = "MATCH (j:MmkgJob {id: $id}) RETURN j {.*} AS job"

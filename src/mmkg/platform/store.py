@@ -83,6 +83,7 @@ def open_driver(settings: Settings) -> neo4j.Driver:
             auth=auth,
             max_connection_lifetime=3600,
             connection_acquisition_timeout=60,
+            max_transaction_retry_time=settings.neo4j_retry_seconds,
             notifications_min_severity="OFF",
         )
 

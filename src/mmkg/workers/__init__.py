@@ -1,5 +1,2 @@
-"""Celery workers: the app and its thin tasks (featurise media, train, write back).
-
-The tasks arrive with the workers issue; they call into :mod:`mmkg.platform` and nothing here
-holds engine logic.
-"""
+"""Celery workers: the app, thin tasks that take ids and re-read the graph, job records, and the
+beat schedule. Engine logic stays in :mod:`mmkg.platform`."""

@@ -258,6 +258,7 @@ def ingest_media(
     settings: Settings,
     manifest: Path | None = None,
     show_progress: bool | None = None,
+    manifest_files: bool = True,
 ) -> MediaSummary:
     """Ingest media files and folders (and the files a manifest lists).
 
@@ -269,7 +270,9 @@ def ingest_media(
     links = read_manifest(manifest) if manifest else {}
     summary = MediaSummary(ingest_id=uuid.uuid4().hex[:12])
     root = (settings.media_root or Path.cwd()).resolve()
-    cands, rejected = discover([*paths, *links], root, settings.max_media_bytes)
+    # A pipeline batch passes its own share of the manifest's files and only wants its links.
+    listed = [*paths, *links] if manifest_files else list(paths)
+    cands, rejected = discover(listed, root, settings.max_media_bytes)
     apply_schema(graph)
     job = _Ingest(graph, settings, summary)
     job.failures.extend(rejected)

@@ -1,0 +1,322 @@
+"""The tasks: thin wrappers that validate their payload, re-read what they need from Neo4j,
+call into mmkg.platform, and record their job.
+
+Every task is idempotent, so a redelivery after a worker died (acks_late) repeats no work that
+shows: media are content-addressed, a run's id comes from the task id and a run is visible only
+once written and activated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mmkg.errors import MmkgError, RetryableError
+from mmkg.platform.store import Graph
+from mmkg.settings import Settings
+from mmkg.workers import jobs
+from mmkg.workers.app import app
+
+log = logging.getLogger(__name__)
+
+_STATE: dict[str, Any] = {"graph": None, "settings": None, "loads": {}}
+
+
+class PoisonError(MmkgError):
+    """A task payload that can never succeed: failed at once, recorded, never retried."""
+
+
+def settings() -> Settings:
+    if _STATE["settings"] is None:
+        _STATE["settings"] = Settings()
+    return _STATE["settings"]  # type: ignore[no-any-return]
+
+
+def graph() -> Graph:
+    """This process's connection (opened on first use; the driver reconnects by itself)."""
+    if _STATE["graph"] is None:
+        _STATE["graph"] = Graph.connect(settings())
+    return _STATE["graph"]  # type: ignore[no-any-return]
+
+
+def _graph_or_none() -> Graph | None:
+    try:
+        return graph()
+    except MmkgError:
+        return None
+
+
+def _load_encoder(spec: str) -> Any:
+    from mmkg.platform.encoders import load_encoder
+    from mmkg.platform.encoders.base import _CACHE
+
+    before = (spec, settings().encoder_device) in _CACHE
+    encoder = load_encoder(spec, settings().encoder_device)
+    if not before:
+        _STATE["loads"][spec] = _STATE["loads"].get(spec, 0) + 1
+    return encoder
+
+
+@worker_process_init.connect
+def _preload(**_: Any) -> None:
+    """Models are loaded once per worker process, when it starts, not per task."""
+    s = settings()
+    if not s.worker_preload:
+        return
+    for spec in (s.text_encoder, s.image_encoder):
+        if spec:
+            try:
+                _load_encoder(spec)
+            except MmkgError as e:
+                log.error("could not preload encoder %s: %s", spec, e)
+
+
+class MmkgTask(Task):
+    """Retries transient errors with exponential backoff; records every state change."""
+
+    autoretry_for = (RetryableError,)
+    retry_backoff = 2
+    retry_jitter = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        s = settings()
+        self.max_retries = s.task_max_retries
+        self.retry_backoff_max = s.task_retry_backoff_max
+
+    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        worker = f"{socket.gethostname()}:{os.getpid()}"
+        jobs.started(_graph_or_none(), task_id, self.name, {"args": args, "kwargs": kwargs}, worker)
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        jobs.finished(_graph_or_none(), task_id, "succeeded", result=retval)
+
+    def on_retry(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        jobs.retrying(_graph_or_none(), task_id, self.name, f"{type(exc).__name__}: {exc}")
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SoftTimeLimitExceeded):
+            reason = f"time limit of {settings().task_time_limit} s exceeded"
+        jobs.finished(_graph_or_none(), task_id, "failed", error=reason)
+
+
+def _validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}"
+            for err in e.errors()
+        )
+        raise PoisonError(f"bad payload ({problems})") from None
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IngestPayload(_Payload):
+    paths: list[str] = Field(default_factory=list)
+    manifest: str | None = None
+    manifest_files: bool = True
+
+
+class TrainPayload(_Payload):
+    model: str = "rotate"
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    run_id: str | None = None
+    seed: int = 0
+
+
+class RefreshPayload(_Payload):
+    base_run: str | None = None
+    epochs: int = Field(default=100, ge=1, le=100_000)
+
+
+@app.task(base=MmkgTask, bind=True, name="mmkg.ingest_media")
+def ingest_media_task(
+    self: Task, paths: Any = None, manifest: Any = None, manifest_files: Any = True
+) -> dict[str, Any]:
+    """Ingest and featurise a batch of media; link them to entities where the manifest says."""
+    from mmkg.platform.media import ingest_media
+
+    p = _validate(
+        IngestPayload,
+        {"paths": paths or [], "manifest": manifest, "manifest_files": manifest_files},
+    )
+    if not p.paths and not p.manifest:
+        raise PoisonError("bad payload (no paths and no manifest)")
+    summary = ingest_media(
+        graph(), [Path(x) for x in p.paths], settings(),
+        Path(p.manifest) if p.manifest else None, show_progress=False,
+        manifest_files=p.manifest_files,
+    )  # fmt: skip
+    out = summary.to_dict()
+    out["failures"] = out["failures"][:100]
+    return out
+
+
+@app.task(base=MmkgTask, bind=True, name="mmkg.media_arrived_summary")
+def media_arrived_summary(self: Task, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The chord callback of the new-media pipeline: one summary for all its batches."""
+    keys = ("files", "created", "present", "featurised", "linked", "failed")
+    total: dict[str, Any] = {k: sum(int(p.get(k, 0)) for p in parts) for k in keys}
+    total["batches"] = len(parts)
+    total["failures"] = [f for p in parts for f in p.get("failures", [])][:100]
+    return total
+
+
+@app.task(base=MmkgTask, bind=True, name="mmkg.embed_entities")
+def embed_entities_task(self: Task, encoder: Any = None) -> dict[str, Any]:
+    from mmkg.platform.media import embed_entities
+
+    if encoder is not None and not isinstance(encoder, str):
+        raise PoisonError("bad payload (encoder must be a string)")
+    return embed_entities(graph(), settings(), encoder, show_progress=False)
+
+
+def _valid_mrr(run: dict[str, Any] | None) -> float | None:
+    metrics = (run or {}).get("metrics")
+    if isinstance(metrics, dict) and isinstance(metrics.get("valid"), dict):
+        return float(metrics["valid"]["mrr"])
+    return None
+
+
+@app.task(base=MmkgTask, bind=True, name="mmkg.train_and_publish")
+def train_and_publish(self: Task, **kwargs: Any) -> dict[str, Any]:
+    """Train a run on the graph, write it back, evaluate, and activate it unless it is worse
+    than the active run on validation MRR (by more than MMKG_ACTIVATION_TOLERANCE)."""
+    from mmkg.platform.export import export_triples
+    from mmkg.platform.kge.config import make_config
+    from mmkg.platform.kge.data import from_export
+    from mmkg.platform.kge.trainer import train
+    from mmkg.platform.serving import activate_run, active_run_id, get_run, write_run
+
+    p = _validate(TrainPayload, kwargs)
+    s = settings()
+    run_id = p.run_id or f"{p.model}-{self.request.id[:8]}"
+    run_dir = s.home / "runs" / run_id
+    # Inside a worker the task is the process: no Hogwild children of a daemonic process.
+    try:
+        config = make_config(p.model, {"num_procs": 1, "seed": p.seed, **p.overrides})
+    except MmkgError as e:
+        raise PoisonError(f"bad payload ({e})") from None
+    g = graph()
+    jobs.progress(g, self.request.id, 0.05, "exporting the graph")
+    if not (run_dir / "metrics.json").is_file():
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # an attempt that died mid-training: start it over
+        data = from_export(export_triples(g), seed=p.seed)
+        jobs.progress(g, self.request.id, 0.1, f"training {p.model} on {len(data.train)} triples")
+        train(data, config, run_dir, show_progress=False)
+    jobs.progress(g, self.request.id, 0.8, "writing the embeddings back")
+    summary = write_run(g, run_dir, s, run_id=run_id, show_progress=False)
+    new = get_run(g, run_id)
+    current_id = active_run_id(g)
+    current = get_run(g, current_id) if current_id else None
+    new_mrr, old_mrr = _valid_mrr(new), _valid_mrr(current)
+    activate = (
+        current is None
+        or current_id == run_id
+        or (
+            new_mrr is not None and (old_mrr is None or new_mrr >= old_mrr - s.activation_tolerance)
+        )
+    )
+    if activate:
+        activate_run(g, run_id)
+    return {
+        "run_id": run_id,
+        "valid_mrr": new_mrr,
+        "active_before": current_id,
+        "active_valid_mrr": old_mrr,
+        "activated": activate,
+        "vectors": summary.vectors,
+    }
+
+
+@app.task(base=MmkgTask, bind=True, name="mmkg.refresh_embeddings")
+def refresh_embeddings(self: Task, **kwargs: Any) -> dict[str, Any]:
+    """Incremental refresh: fold the entities added since the active run into a new run, write
+    it back and activate it (the base's rows are unchanged, so it cannot be worse)."""
+    from mmkg.platform.export import export_triples
+    from mmkg.platform.kge.foldin import fold_in
+    from mmkg.platform.serving import activate_run, active_run_id, get_run, write_run
+
+    p = _validate(RefreshPayload, kwargs)
+    g = graph()
+    base_id = p.base_run or active_run_id(g)
+    if base_id is None:
+        raise PoisonError("no active embedding run to refresh; train one first")
+    base = get_run(g, base_id)
+    if base is None or not base.get("source") or not Path(str(base["source"])).is_dir():
+        raise PoisonError(
+            f"embedding run {base_id!r} has no run folder on this machine to refresh from"
+        )
+    run_id = f"{base_id[:80]}.fold-{self.request.id[:8]}"
+    out = settings().home / "runs" / run_id
+    if not (out / "metrics.json").is_file():
+        if out.exists():
+            shutil.rmtree(out)
+        info = fold_in(Path(str(base["source"])), export_triples(g), out, epochs=p.epochs)
+        if info["new_entities"] == 0:
+            return {"base": base_id, "new_entities": 0, "run_id": None}
+    write_run(g, out, settings(), run_id=run_id, show_progress=False)
+    activate_run(g, run_id)
+    return {"base": base_id, "run_id": run_id, "activated": True,
+            "fold_in": (get_run(g, run_id) or {}).get("metrics", {}).get("fold_in")}  # fmt: skip
+
+
+@app.task(bind=True, name="mmkg.worker_info")
+def worker_info(self: Task) -> dict[str, Any]:
+    """Which process answered and which encoders it has loaded, and how often."""
+    from mmkg.platform.encoders.base import _CACHE
+
+    return {"pid": os.getpid(), "encoders": sorted(k[0] for k in _CACHE), "loads": _STATE["loads"]}
+
+
+def new_media_pipeline(
+    client: Any, s: Settings, paths: list[str], manifest: str | None, batch: int
+) -> Any:
+    """ "New media arrived": the files split into batches ingested in parallel (a chord), then
+    one summary. ``client`` is the Celery app to send with. Returns the chord's AsyncResult."""
+    from celery import chord
+
+    from mmkg.platform.media.files import discover
+    from mmkg.platform.media.manifest import read_manifest
+
+    listed = [Path(x) for x in paths]
+    if manifest:
+        listed += list(read_manifest(Path(manifest)))
+    root = (s.media_root or Path.cwd()).resolve()
+    found, rejected = discover(listed, root, s.max_media_bytes)
+    files = [str(c.path) for c in found]
+    chunks = [files[i : i + batch] for i in range(0, len(files), batch)] or [[]]
+    # Refused paths travel with the first batch, which records why (as a direct ingest would).
+    chunks[0] = chunks[0] + [r.path for r in rejected]
+    header = [
+        client.signature(
+            "mmkg.ingest_media",
+            kwargs={"paths": c, "manifest": manifest, "manifest_files": False},
+        )
+        for c in chunks
+        if c
+    ]
+    if not header:
+        raise PoisonError("no media to ingest")
+    return chord(header, app=client)(client.signature("mmkg.media_arrived_summary"))
