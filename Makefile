@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-unit lint format bench-ingest bench-kge bench-quality bench-predict bench-media neo4j-start neo4j-stop clean
+.PHONY: help setup demo test test-unit lint format bench-ingest bench-kge bench-quality bench-predict bench-media bench-pipeline neo4j-start neo4j-stop clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench-predict: setup  ## predict.tail latency (exact, ANN), recall and write-bac
 
 bench-media: setup  ## media ingest vs the raw encoder, videos/s (bench/results/media_throughput.json)
 	$(BIN)/python bench/media_throughput.py
+
+bench-pipeline: setup  ## media through Redis + Celery workers vs in-process (bench/results/pipeline.json)
+	$(BIN)/python bench/pipeline.py
 
 neo4j-start: setup  ## Start the managed Neo4j
 	$(BIN)/mmkg neo4j start
