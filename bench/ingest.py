@@ -18,7 +18,6 @@ import json
 import logging
 import platform
 import resource
-import socket
 import statistics
 import tempfile
 import time
@@ -27,6 +26,7 @@ from typing import Any
 
 import psutil
 
+from common import free_port, jvm_peak_rss
 from mmkg import __version__
 from mmkg.platform.export import export_triples, write_export
 from mmkg.platform.ingest import ingest_triples
@@ -41,25 +41,12 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "FB15k-237" / "train.txt"
 CLEAR = "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _jvm_peak_rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def run(data: Path, repeats: int, heap: str, pagecache: str) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="mmkg-bench-"))
     settings = Settings(
         home=home,
         cache_dir=Path.home() / ".mmkg" / "cache",
-        neo4j_bolt_port=_free_port(),
+        neo4j_bolt_port=free_port(),
         neo4j_uri=None,
         neo4j_heap=heap,
         neo4j_pagecache=pagecache,
@@ -96,7 +83,7 @@ def run(data: Path, repeats: int, heap: str, pagecache: str) -> dict[str, Any]:
                 )
                 print(json.dumps(runs[-1]), flush=True)
         pid = running_pid(settings)
-        jvm_peak = _jvm_peak_rss(pid) if pid else 0
+        jvm_peak = jvm_peak_rss(pid) if pid else 0
     finally:
         stop_server(settings)
 

@@ -24,7 +24,6 @@ import argparse
 import logging
 import platform
 import resource
-import socket
 import statistics
 import sys
 import tempfile
@@ -41,6 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.media_fixtures import PHOTOS, build_tiny_clip, photo, write_video  # noqa: E402
 
+from common import free_port  # noqa: E402
 from mmkg import __version__  # noqa: E402
 from mmkg.platform.encoders import load_encoder  # noqa: E402
 from mmkg.platform.kge.run_dir import write_json  # noqa: E402
@@ -51,12 +51,6 @@ from mmkg.platform.store import Graph  # noqa: E402
 from mmkg.settings import Settings  # noqa: E402
 
 CLEAR = "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def build_vit_b32_clip(path: Path) -> Path:
@@ -118,7 +112,7 @@ def main() -> None:
     settings = Settings(
         home=work / "home",
         cache_dir=Path.home() / ".mmkg" / "cache",
-        neo4j_bolt_port=_free_port(),
+        neo4j_bolt_port=free_port(),
         neo4j_uri=None,
         neo4j_heap="2g",
         neo4j_pagecache="1g",

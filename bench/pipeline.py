@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from media_throughput import _free_port, build_vit_b32_clip, make_photos  # noqa: E402
+from common import free_port  # noqa: E402
+from media_throughput import build_vit_b32_clip, make_photos  # noqa: E402
 from mmkg import __version__  # noqa: E402
 from mmkg.platform.kge.run_dir import write_json  # noqa: E402
 from mmkg.platform.media import ingest_media  # noqa: E402
@@ -102,7 +103,7 @@ def main() -> None:
     clip = build_vit_b32_clip(work / "vit-b32")
     folder = work / "media" / "photos"
     make_photos(folder, args.images)
-    redis_port = _free_port()
+    redis_port = free_port()
     redis = subprocess.Popen(
         ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(work)],
@@ -111,7 +112,7 @@ def main() -> None:
     settings = Settings(
         home=work / "home",
         cache_dir=Path.home() / ".mmkg" / "cache",
-        neo4j_bolt_port=_free_port(),
+        neo4j_bolt_port=free_port(),
         neo4j_uri=None,
         neo4j_heap="2g",
         neo4j_pagecache="1g",

@@ -25,7 +25,6 @@ import argparse
 import logging
 import platform
 import resource
-import socket
 import statistics
 import tempfile
 import time
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import psutil
 
+from common import free_port, jvm_peak_rss
 from mmkg import __version__
 from mmkg.graph_schema import queries as Q
 from mmkg.platform.ingest import ingest_triples
@@ -52,19 +52,6 @@ from mmkg.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 FB = REPO.parent / "shared" / "data" / "FB15k-237"
 WARMUP = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _jvm_peak_rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
@@ -238,7 +225,7 @@ def main() -> None:
     settings = Settings(
         home=work / "home",
         cache_dir=Path.home() / ".mmkg" / "cache",
-        neo4j_bolt_port=_free_port(),
+        neo4j_bolt_port=free_port(),
         neo4j_uri=None,
         neo4j_heap=args.heap,
         neo4j_pagecache=args.pagecache,
@@ -281,7 +268,7 @@ def main() -> None:
         pid = running_pid(settings)
         result["peak_rss_bytes"] = {
             "python": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            "jvm": _jvm_peak_rss(pid) if pid else 0,
+            "jvm": jvm_peak_rss(pid) if pid else 0,
         }
     finally:
         stop_server(settings)
