@@ -49,6 +49,8 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     )
     # The driver logs every retry at WARNING; ours say what matters.
     logging.getLogger("neo4j").setLevel(logging.ERROR if verbose < 2 else logging.DEBUG)
+    # The filesystem broker has no host, and kombu says so on every connection.
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
