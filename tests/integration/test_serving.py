@@ -300,7 +300,9 @@ def test_a_killed_write_leaves_the_old_run_serving(
     activate_run(g, "rotate")
     before = predict_tail(g, "marie_curie", "award_received", 5)
     run = _big_run(g, neo4j_settings, tmp_path / "big")
-    env = {**env_for(neo4j_settings), "MMKG_EMBEDDING_BATCH_SIZE": "100"}
+    # Small batches, one writer: a write of many transactions that a poll can catch midway.
+    env = {**env_for(neo4j_settings), "MMKG_EMBEDDING_BATCH_SIZE": "50",
+           "MMKG_EMBEDDING_WRITE_THREADS": "1"}  # fmt: skip
     mmkg = Path(sys.executable).with_name("mmkg")
     proc = subprocess.Popen(
         [str(mmkg), "-q", "embeddings", "write", str(run), "--id", "big", "--activate"],

@@ -213,14 +213,13 @@ def test_a_worker_killed_mid_task_is_redelivered(
 ) -> None:
     app, g = cluster["app"], session_graph
     run_id = "killed-mid-training"
-    long = {**QUICK_TRAIN, "epochs": 150}
+    long = {**QUICK_TRAIN, "epochs": 400}  # several seconds: the kill lands inside training
     result = app.send_task(
         "mmkg.train_and_publish", kwargs={"model": "transe", "run_id": run_id, "overrides": long}
     )
     job = _wait_job(g, result.id, lambda j: j.get("progress", 0) >= 0.1 and j["state"] == "running")
     pid = int(job["worker"].rsplit(":", 1)[1])
-    time.sleep(1.0)  # inside training
-    os.kill(pid, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)  # progress 0.1: training has just started
     outcome = result.get(timeout=600)
     assert outcome["run_id"] == run_id
     # The result is stored just before the job record is updated.
