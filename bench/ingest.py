@@ -18,6 +18,7 @@ import json
 import logging
 import platform
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -86,6 +87,8 @@ def run(data: Path, repeats: int, heap: str, pagecache: str) -> dict[str, Any]:
         jvm_peak = jvm_peak_rss(pid) if pid else 0
     finally:
         stop_server(settings)
+        # Gigabytes of store, models and media: nothing worth keeping once measured.
+        shutil.rmtree(home, ignore_errors=True)
 
     def median(key: str) -> float:
         return statistics.median(r[key] for r in runs)

@@ -24,6 +24,7 @@ import argparse
 import logging
 import platform
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -145,6 +146,8 @@ def main() -> None:
                       f"videos {videos[-1]:.2f} s", flush=True)  # fmt: skip
     finally:
         stop_server(settings)
+        # Gigabytes of store, models and media: nothing worth keeping once measured.
+        shutil.rmtree(work, ignore_errors=True)
     raw_s, ingest_s, video_s = (statistics.median(x) for x in (raw, ingest, videos))
     result: dict[str, Any] = {
         "benchmark": "media_throughput",

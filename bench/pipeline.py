@@ -19,6 +19,7 @@ import argparse
 import logging
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -140,6 +141,8 @@ def main() -> None:
                 print({k: round(v[-1], 2) for k, v in runs.items()}, flush=True)
     finally:
         stop_server(settings)
+        # Gigabytes of store, models and media: nothing worth keeping once measured.
+        shutil.rmtree(work, ignore_errors=True)
         redis.terminate()
     times = {k: statistics.median(v) for k, v in runs.items()}  # medians over the repeats
     result: dict[str, Any] = {

@@ -25,6 +25,7 @@ import argparse
 import logging
 import platform
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -272,6 +273,8 @@ def main() -> None:
         }
     finally:
         stop_server(settings)
+        # Gigabytes of store, models and media: nothing worth keeping once measured.
+        shutil.rmtree(work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
     print(f"written to {args.out}")
