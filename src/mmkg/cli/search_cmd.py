@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,6 +17,9 @@ from mmkg.cli.common import (
     print_table,
 )
 
+if TYPE_CHECKING:
+    from mmkg.platform.media import SearchHit
+
 search_app = typer.Typer(
     help="Cross-modal semantic search through Neo4j's vector indexes.", no_args_is_help=True
 )
@@ -25,7 +29,7 @@ TARGET = typer.Option("text", "--target", "-t", help="image, video, text or enti
 K = typer.Option(10, "-k", "--top", min=1, max=10_000, help="How many results.")
 
 
-def _show(hits: list, as_json: bool) -> None:  # type: ignore[type-arg]
+def _show(hits: list[SearchHit], as_json: bool) -> None:
     rows = [h.to_dict() for h in hits]
     if as_json:
         print_json(rows)

@@ -28,7 +28,17 @@ from mmkg.workers.app import app
 
 log = logging.getLogger(__name__)
 
-_STATE: dict[str, Any] = {"graph": None, "settings": None, "loads": {}}
+
+class _ProcessState:
+    """What one worker process keeps between tasks."""
+
+    def __init__(self) -> None:
+        self.graph: Graph | None = None
+        self.settings: Settings | None = None
+        self.loads: dict[str, int] = {}
+
+
+_STATE = _ProcessState()
 
 
 class PoisonError(MmkgError):
@@ -36,16 +46,16 @@ class PoisonError(MmkgError):
 
 
 def settings() -> Settings:
-    if _STATE["settings"] is None:
-        _STATE["settings"] = Settings()
-    return _STATE["settings"]  # type: ignore[no-any-return]
+    if _STATE.settings is None:
+        _STATE.settings = Settings()
+    return _STATE.settings
 
 
 def graph() -> Graph:
     """This process's connection (opened on first use; the driver reconnects by itself)."""
-    if _STATE["graph"] is None:
-        _STATE["graph"] = Graph.connect(settings())
-    return _STATE["graph"]  # type: ignore[no-any-return]
+    if _STATE.graph is None:
+        _STATE.graph = Graph.connect(settings())
+    return _STATE.graph
 
 
 def _graph_or_none() -> Graph | None:
@@ -62,7 +72,7 @@ def _load_encoder(spec: str) -> Any:
     before = (spec, settings().encoder_device) in _CACHE
     encoder = load_encoder(spec, settings().encoder_device)
     if not before:
-        _STATE["loads"][spec] = _STATE["loads"].get(spec, 0) + 1
+        _STATE.loads[spec] = _STATE.loads.get(spec, 0) + 1
     return encoder
 
 
@@ -287,7 +297,7 @@ def worker_info(self: Task) -> dict[str, Any]:
     """Which process answered and which encoders it has loaded, and how often."""
     from mmkg.platform.encoders.base import _CACHE
 
-    return {"pid": os.getpid(), "encoders": sorted(k[0] for k in _CACHE), "loads": _STATE["loads"]}
+    return {"pid": os.getpid(), "encoders": sorted(k[0] for k in _CACHE), "loads": _STATE.loads}
 
 
 def new_media_pipeline(
