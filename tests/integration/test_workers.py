@@ -208,6 +208,55 @@ def test_train_publish_guard_and_incremental_refresh(
     assert nothing["new_entities"] == 0 and nothing["run_id"] is None
 
 
+def test_a_scheduled_refresh_activates_a_new_run_while_queries_answer(
+    cluster: dict[str, Any], session_graph: Graph
+) -> None:
+    app, g = cluster["app"], session_graph
+    if active_run_id(g) is None:
+        app.send_task(
+            "mmkg.train_and_publish", kwargs={"model": "rotate", "overrides": QUICK_TRAIN}
+        ).get(timeout=600)
+    before = active_run_id(g)
+    g.write(
+        "MERGE (a:Entity {id: 'scheduled_newcomer'}) SET a.name = 'Scheduled Newcomer' "
+        "WITH a MATCH (p:Entity {id: 'physics'}), (f:Entity {id: 'france'}) "
+        "MERGE (a)-[:FIELD_OF_WORK]->(p) MERGE (a)-[:CITIZEN_OF]->(f)"
+    )
+    schedule = json.dumps({"hourly-refresh": {"task": "refresh", "every": 3,
+                                              "kwargs": {"epochs": 30}}})  # fmt: skip
+    env = worker_env(cluster["settings"], str(cluster["settings"].broker_url),
+                     MMKG_SCHEDULE=schedule)  # fmt: skip
+    log = cluster["logs"] / "beat.log"
+    beat_proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mmkg")), "beat"], env=env,
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    errors: list[str] = []
+    answered = 0
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                assert len(predict_tail(g, "marie_curie", "award_received", 3)) == 3
+                answered += 1
+            except Exception as e:  # a failed query during the refresh is what must not happen
+                errors.append(repr(e))
+                break
+            now = active_run_id(g)
+            if now != before and now is not None and ".fold-" in now:
+                break
+            time.sleep(0.2)
+    finally:
+        os.killpg(beat_proc.pid, signal.SIGTERM)
+        beat_proc.wait(30)
+    assert not errors, errors[0]
+    after = active_run_id(g)
+    assert after != before and after is not None and ".fold-" in after, log.read_text()[-2000:]
+    assert answered > 0
+    got = predict_tail(g, "scheduled_newcomer", "field_of_work", 1, exclude=False)
+    assert got[0].run == after
+
+
 def test_a_worker_killed_mid_task_is_redelivered(
     cluster: dict[str, Any], session_graph: Graph
 ) -> None:
