@@ -239,6 +239,8 @@ MEDIA_FAILURES = (
     "MATCH (f:MediaFailure) RETURN f.path AS path, f.reason AS reason, f.stage AS stage, "
     "f.ingest AS ingest, toString(f.at) AS at ORDER BY f.at DESC LIMIT $limit"
 )
+SET_MEDIA_CAPTIONS = "UNWIND $rows AS row MATCH (m:Media {id: row.id}) SET m.caption = row.caption"
+VECTOR_INDEX_NAMES = "SHOW VECTOR INDEXES YIELD name RETURN name"
 VECTOR_QUERY = (
     "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node, score "
     "RETURN node.id AS id, node.uri AS uri, node.name AS name, node.title AS title, "

@@ -1,9 +1,11 @@
 """The Celery app, configured from mmkg's settings.
 
-``celery -A mmkg.workers.app worker`` works as well as ``mmkg worker``. No lost work: tasks are
-acknowledged only when they finish (``acks_late``), a task whose worker process dies is put
-back on the queue (``reject_on_worker_lost``), each worker takes one task at a time, and
-transient errors are retried with exponential backoff.
+``celery -A mmkg.workers.app worker`` works as well as ``mmkg worker``; the module's ``app`` is
+built on first use. Tasks are ``shared_task``s, so they join whichever app a process builds.
+
+No lost work: tasks are acknowledged only when they finish (``acks_late``), a task whose
+worker process dies is put back on the queue (``reject_on_worker_lost``), each worker takes
+one task at a time, and transient errors are retried with exponential backoff.
 """
 
 from __future__ import annotations
@@ -60,4 +62,15 @@ def make_app(settings: Settings | None = None) -> Celery:
     return app
 
 
-app = make_app()
+_APP: Celery | None = None
+
+
+def __getattr__(name: str) -> Celery:
+    """``app`` (and ``celery``, Celery's own lookup name) built on first use, not at import:
+    building it reads the settings and the schedule and creates the default broker folders."""
+    global _APP
+    if name in ("app", "celery"):
+        if _APP is None:
+            _APP = make_app()
+        return _APP
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from celery import Task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,7 +24,6 @@ from mmkg.errors import MmkgError, RetryableError
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 from mmkg.workers import jobs
-from mmkg.workers.app import app
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,6 @@ class _ProcessState:
     def __init__(self) -> None:
         self.graph: Graph | None = None
         self.settings: Settings | None = None
-        self.loads: dict[str, int] = {}
 
 
 _STATE = _ProcessState()
@@ -65,27 +63,18 @@ def _graph_or_none() -> Graph | None:
         return None
 
 
-def _load_encoder(spec: str) -> Any:
-    from mmkg.platform.encoders import load_encoder
-    from mmkg.platform.encoders.base import _CACHE
-
-    before = (spec, settings().encoder_device) in _CACHE
-    encoder = load_encoder(spec, settings().encoder_device)
-    if not before:
-        _STATE.loads[spec] = _STATE.loads.get(spec, 0) + 1
-    return encoder
-
-
 @worker_process_init.connect
 def _preload(**_: Any) -> None:
     """Models are loaded once per worker process, when it starts, not per task."""
+    from mmkg.platform.encoders import load_encoder
+
     s = settings()
     if not s.worker_preload:
         return
     for spec in (s.text_encoder, s.image_encoder):
         if spec:
             try:
-                _load_encoder(spec)
+                load_encoder(spec, s.encoder_device)
             except MmkgError as e:
                 log.error("could not preload encoder %s: %s", spec, e)
 
@@ -159,7 +148,7 @@ class RefreshPayload(_Payload):
     epochs: int = Field(default=100, ge=1, le=100_000)
 
 
-@app.task(base=MmkgTask, bind=True, name="mmkg.ingest_media")
+@shared_task(base=MmkgTask, bind=True, name="mmkg.ingest_media")
 def ingest_media_task(
     self: Task, paths: Any = None, manifest: Any = None, manifest_files: Any = True
 ) -> dict[str, Any]:
@@ -182,7 +171,7 @@ def ingest_media_task(
     return out
 
 
-@app.task(base=MmkgTask, bind=True, name="mmkg.media_arrived_summary")
+@shared_task(base=MmkgTask, bind=True, name="mmkg.media_arrived_summary")
 def media_arrived_summary(self: Task, parts: list[dict[str, Any]]) -> dict[str, Any]:
     """The chord callback of the new-media pipeline: one summary for all its batches."""
     keys = ("files", "created", "present", "featurised", "linked", "failed")
@@ -192,7 +181,7 @@ def media_arrived_summary(self: Task, parts: list[dict[str, Any]]) -> dict[str, 
     return total
 
 
-@app.task(base=MmkgTask, bind=True, name="mmkg.embed_entities")
+@shared_task(base=MmkgTask, bind=True, name="mmkg.embed_entities")
 def embed_entities_task(self: Task, encoder: Any = None) -> dict[str, Any]:
     from mmkg.platform.media import embed_entities
 
@@ -208,7 +197,7 @@ def _valid_mrr(run: dict[str, Any] | None) -> float | None:
     return None
 
 
-@app.task(base=MmkgTask, bind=True, name="mmkg.train_and_publish")
+@shared_task(base=MmkgTask, bind=True, name="mmkg.train_and_publish")
 def train_and_publish(self: Task, **kwargs: Any) -> dict[str, Any]:
     """Train a run on the graph, write it back, evaluate, and activate it unless it is worse
     than the active run on validation MRR (by more than MMKG_ACTIVATION_TOLERANCE)."""
@@ -260,7 +249,7 @@ def train_and_publish(self: Task, **kwargs: Any) -> dict[str, Any]:
     }
 
 
-@app.task(base=MmkgTask, bind=True, name="mmkg.refresh_embeddings")
+@shared_task(base=MmkgTask, bind=True, name="mmkg.refresh_embeddings")
 def refresh_embeddings(self: Task, **kwargs: Any) -> dict[str, Any]:
     """Incremental refresh: fold the entities added since the active run into a new run, write
     it back and activate it (the base's rows are unchanged, so it cannot be worse)."""
@@ -292,12 +281,13 @@ def refresh_embeddings(self: Task, **kwargs: Any) -> dict[str, Any]:
             "fold_in": (get_run(g, run_id) or {}).get("metrics", {}).get("fold_in")}  # fmt: skip
 
 
-@app.task(bind=True, name="mmkg.worker_info")
+@shared_task(bind=True, name="mmkg.worker_info")
 def worker_info(self: Task) -> dict[str, Any]:
     """Which process answered and which encoders it has loaded, and how often."""
-    from mmkg.platform.encoders.base import _CACHE
+    from mmkg.platform.encoders import loaded_encoders
 
-    return {"pid": os.getpid(), "encoders": sorted(k[0] for k in _CACHE), "loads": _STATE.loads}
+    loads = loaded_encoders()
+    return {"pid": os.getpid(), "encoders": sorted(loads), "loads": loads}
 
 
 def new_media_pipeline(

@@ -7,7 +7,21 @@ model). Each model is loaded once per process. Videos go through an image encode
 (:mod:`mmkg.platform.encoders.video`).
 """
 
-from mmkg.platform.encoders.base import ENCODERS, Encoder, encoder_key, load_encoder
+from mmkg.platform.encoders.base import (
+    ENCODERS,
+    Encoder,
+    encoder_key,
+    load_encoder,
+    loaded_encoders,
+)
 from mmkg.platform.encoders.video import VideoFeatures, encode_video
 
-__all__ = ["ENCODERS", "Encoder", "VideoFeatures", "encode_video", "encoder_key", "load_encoder"]
+__all__ = [
+    "ENCODERS",
+    "Encoder",
+    "VideoFeatures",
+    "encode_video",
+    "encoder_key",
+    "load_encoder",
+    "loaded_encoders",
+]

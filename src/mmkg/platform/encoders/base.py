@@ -102,7 +102,14 @@ def register(kind: str) -> Callable[[Factory], Factory]:
 
 
 _CACHE: dict[tuple[str, str], Encoder] = {}
+_LOADS: dict[str, int] = {}
 _LOCK = threading.Lock()
+
+
+def loaded_encoders() -> dict[str, int]:
+    """Specs loaded in this process, and how many times each model was read from disk."""
+    with _LOCK:
+        return dict(_LOADS)
 
 
 def load_encoder(spec: str, device: str = "cpu") -> Encoder:
@@ -144,4 +151,5 @@ def load_encoder(spec: str, device: str = "cpu") -> Encoder:
             ) from e
         encoder.spec = spec
         _CACHE[(spec, device)] = encoder
+        _LOADS[spec] = _LOADS.get(spec, 0) + 1
         return encoder

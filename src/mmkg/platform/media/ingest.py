@@ -228,6 +228,7 @@ class _Ingest:
 
     def link(self, items: list[_Item], links: dict[Path, ManifestRow]) -> None:
         by_type: dict[str, list[dict[str, Any]]] = {DEPICTS: [], MENTIONS: []}
+        captions: list[dict[str, Any]] = []
         for item in items:
             row = links.get(item.cand.path)
             if row is None:
@@ -243,8 +244,9 @@ class _Ingest:
                     }
                 )
             if row.caption:
-                self.graph.write("MATCH (m:Media {id: $id}) SET m.caption = $caption",
-                                 {"id": item.id, "caption": row.caption})  # fmt: skip
+                captions.append({"id": item.id, "caption": row.caption})
+        if captions:
+            self.graph.write(Q.SET_MEDIA_CAPTIONS, {"rows": captions})
         for rel, rows in by_type.items():
             if rows:
                 result = self.graph.write_rows(Q.link_media(rel), {"rows": rows})

@@ -141,7 +141,7 @@ def _search(
         return _hits(_query(graph, Q.VECTOR_QUERY, params))[:k]
     # Entities: their own text vectors (if indexed for this encoder) and the media depicting them.
     found: dict[str, SearchHit] = {}
-    indexes = {r["name"] for r in graph.read("SHOW VECTOR INDEXES YIELD name RETURN name")}
+    indexes = {r["name"] for r in graph.read(Q.VECTOR_INDEX_NAMES)}
     own = entity_index_name(encoder)
     if own in indexes:
         for hit in _hits(_query(graph, Q.VECTOR_QUERY, {**params, "index": own})):
