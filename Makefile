@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-unit lint format bench-ingest bench-kge bench-quality bench-predict bench-media bench-pipeline neo4j-start neo4j-stop clean
+.PHONY: help setup services demo test test-fast test-unit test-java lint format bench-ingest bench-kge bench-quality bench-predict bench-media bench-pipeline neo4j-start neo4j-stop clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,14 +21,27 @@ $(BIN)/mmkg: pyproject.toml
 
 setup: $(BIN)/mmkg  ## Create .venv and install mmkg with its dev tools
 
+services:  ## Install the brokers the worker tests use (redis-server, rabbitmq-server; needs root)
+	@if [ "$$(id -u)" != 0 ]; then echo "run as root (or: sudo apt-get install redis-server rabbitmq-server)"; exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server rabbitmq-server
+
 demo: setup  ## The main job: start Neo4j, apply the schema, load the demo graph, query it
 	$(BIN)/mmkg demo
 
-test: setup  ## Run the whole test suite (starts a throwaway Neo4j on a free port)
-	$(BIN)/pytest
+PYTEST_ARGS ?=
 
-test-unit: setup  ## Run only the fast tests that need no server
+test: setup  ## Run every test: Python (unit + integration against a real Neo4j, Redis) and the plugin's Java tests
+	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) test-java
+
+test-fast: setup  ## Unit tests without the slow ones (under a minute; no server)
+	$(BIN)/pytest tests/unit -m "not slow" -q
+
+test-unit: setup  ## Every unit test (no server)
 	$(BIN)/pytest tests/unit
+
+test-java:  ## The Neo4j plugin's Java tests (neo4j-harness, run by Maven)
+	cd deploy/neo4j/plugin && mvn -B -q test
 
 lint: setup  ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check src tests bench

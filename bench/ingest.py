@@ -29,6 +29,7 @@ import psutil
 
 from common import free_port, jvm_peak_rss
 from mmkg import __version__
+from mmkg.graph_schema import queries as Q
 from mmkg.platform.export import export_triples, write_export
 from mmkg.platform.ingest import ingest_triples
 from mmkg.platform.neo4j_server import start_server, stop_server
@@ -39,7 +40,7 @@ from mmkg.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "FB15k-237" / "train.txt"
-CLEAR = "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+CLEAR = Q.DELETE_ALL
 
 
 def run(data: Path, repeats: int, heap: str, pagecache: str) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from tests.media_fixtures import PHOTOS, build_tiny_clip, photo, write_video  # 
 
 from common import free_port  # noqa: E402
 from mmkg import __version__  # noqa: E402
+from mmkg.graph_schema import queries as Q  # noqa: E402
 from mmkg.platform.encoders import load_encoder  # noqa: E402
 from mmkg.platform.kge.run_dir import write_json  # noqa: E402
 from mmkg.platform.media import ingest_media  # noqa: E402
@@ -51,7 +52,7 @@ from mmkg.platform.schema import apply_schema  # noqa: E402
 from mmkg.platform.store import Graph  # noqa: E402
 from mmkg.settings import Settings  # noqa: E402
 
-CLEAR = "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+CLEAR = Q.DELETE_ALL
 
 
 def build_vit_b32_clip(path: Path) -> Path:

@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from common import free_port  # noqa: E402
 from media_throughput import build_vit_b32_clip, make_photos  # noqa: E402
 from mmkg import __version__  # noqa: E402
+from mmkg.graph_schema import queries as Q  # noqa: E402
 from mmkg.platform.kge.run_dir import write_json  # noqa: E402
 from mmkg.platform.media import ingest_media  # noqa: E402
 from mmkg.platform.neo4j_server import start_server, stop_server  # noqa: E402
@@ -47,7 +48,7 @@ from mmkg.settings import Settings  # noqa: E402
 from mmkg.workers.app import make_app  # noqa: E402
 from mmkg.workers.tasks import new_media_pipeline  # noqa: E402
 
-CLEAR = "MATCH (n:Media) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+CLEAR = Q.DELETE_MEDIA
 
 
 def _env(settings: Settings) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +24,17 @@ def shared_dataset(name: str) -> Path:
     if not folder.is_dir():
         pytest.skip(f"dataset {name} not present at {folder} (../shared/data is absent here)")
     return folder
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say loudly when tests that need a broker were skipped, and how to run them."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    brokers = [
+        r for r in skipped if "redis-server" in str(r.longrepr) or "rabbitmq" in str(r.longrepr)
+    ]
+    if brokers:
+        terminalreporter.write_sep("!", "BROKER TESTS SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(
+            f"{len(brokers)} worker test(s) did not run: redis-server and/or rabbitmq-server "
+            "are not installed. `sudo make services` installs them (CI does)."
+        )

@@ -29,6 +29,10 @@ class Neo4jAuthError(MmkgError):
     """The Neo4j server refused the credentials."""
 
 
+class Neo4jRateLimitedError(RetryableError):
+    """The server refuses logins for a few seconds after repeated wrong passwords."""
+
+
 class Neo4jServerError(MmkgError):
     """The managed Neo4j server could not be installed, started or stopped."""
 
@@ -64,3 +68,48 @@ class ResourceLimitError(MmkgError):
 class ServingError(MmkgError):
     """Link prediction or an embedding run cannot be served (no active run, unknown entity,
     plugin missing); the message is the server's reason."""
+
+
+# --- serving: each carries the stable code the Neo4j plugin puts in front of its message ----
+class UnknownEntityError(ServingError):
+    """MMKG-E001: no :Entity has the id given."""
+
+
+class UnknownRelationError(ServingError):
+    """MMKG-E002: no :RelationType has the name or type given."""
+
+
+class NoActiveRunError(ServingError):
+    """MMKG-E003: no embedding run is active and none was named."""
+
+
+class UnknownRunError(ServingError):
+    """MMKG-E004: no embedding run has the id given."""
+
+
+class RunNotReadyError(ServingError):
+    """MMKG-E005: the run exists but its write has not finished (or it is being dropped)."""
+
+
+class MissingEmbeddingError(ServingError):
+    """MMKG-E006: the entity or relation has no vector in the run (added after training?)."""
+
+
+class InvalidRequestError(ServingError):
+    """MMKG-E007: an argument or option of a procedure is invalid."""
+
+
+class CacheMemoryError(ServingError, ResourceLimitError):
+    """MMKG-E008: loading the run into the plugin's cache would exceed its memory budget."""
+
+
+class NoVectorIndexError(ServingError):
+    """MMKG-E009: ANN was asked for a run without a vector index or cached ANN structure."""
+
+
+class StaleKeyError(ServingError):
+    """MMKG-E010: an element id no longer names the node it named (deleted and reused)."""
+
+
+class RunCorruptError(ServingError):
+    """MMKG-E011: the run's node or vectors are inconsistent (rewrite the run)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,19 @@ class Settings(BaseSettings):
     neo4j_pagecache: str | None = Field(
         default=None, description="Page cache of the managed server, e.g. 1g; default by RAM."
     )
+    neo4j_cache_heap_fraction: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=0.9,
+        description="Share of the managed server's heap that mmkg's plugin may use to cache run "
+        "matrices and ANN graphs (the server setting mmkg.cache.max_heap_fraction).",
+    )
+    neo4j_plugin_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Threads of mmkg's plugin (mmkg.concurrency); default one per core.",
+    )
     neo4j_start_timeout: float = Field(
         default=180.0, gt=0, description="Seconds to wait for Bolt after `mmkg neo4j start`."
     )
@@ -72,6 +86,11 @@ class Settings(BaseSettings):
         gt=0,
         description="How long the driver retries a transaction on transient errors before "
         "mmkg reports the error (workers then retry the task with backoff).",
+    )
+    neo4j_deprecations: Literal["ignore", "warn", "error"] = Field(
+        default="ignore",
+        description="What a deprecation notice from Neo4j about one of mmkg's own queries does: "
+        "ignore, warn (log it) or error (fail the call; the test suite's setting).",
     )
     java_home: Path | None = Field(
         default=None,
@@ -144,6 +163,11 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         default=89_478_485, ge=1, description="Larger images are refused as decompression bombs."
     )
+    max_text_bytes: int = Field(
+        default=10 * 1024**2,
+        ge=1,
+        description="Larger .txt/.md documents are refused (their whole text is encoded).",
+    )
     max_media_bytes: int = Field(
         default=2 * 1024**3, ge=1, description="Larger media files are refused."
     )
@@ -159,9 +183,17 @@ class Settings(BaseSettings):
         "under MMKG_HOME.",
     )
     broker_visibility_timeout: int = Field(
-        default=3600,
-        ge=1,
-        description="Seconds before a task taken by a dead worker is redelivered.",
+        default=30,
+        ge=5,
+        description="Redis: seconds after which a task whose worker died is redelivered. Live "
+        "workers renew the tasks they hold every sixth of it, so a long task is not delivered "
+        "twice; RabbitMQ redelivers as soon as the dead worker's connection drops.",
+    )
+    task_lease_seconds: int = Field(
+        default=20,
+        ge=3,
+        description="A running task's lease on its job record, renewed every third of it: a "
+        "duplicate delivery waits while the lease is held, and takes over once it ran out.",
     )
     task_time_limit: int = Field(default=6 * 3600, ge=1, description="Hard limit per task (s).")
     task_max_retries: int = Field(

@@ -81,3 +81,13 @@ def test_port_taken_is_reported(neo4j_settings: Settings, tmp_path: Path) -> Non
     other = server_settings(tmp_path / "other", neo4j_bolt_port=neo4j_settings.neo4j_bolt_port)
     with pytest.raises(Neo4jServerError, match="is taken"):
         start_server(other)
+
+
+def test_deprecated_cypher_in_an_mmkg_query_fails_the_suite(session_graph: Graph) -> None:
+    """The suite runs with MMKG_NEO4J_DEPRECATIONS=error: a deprecation notice is an error."""
+    from mmkg.errors import QueryError
+
+    assert session_graph.deprecations == "error"
+    with pytest.raises(QueryError, match="deprecates"):
+        session_graph.read("MATCH (n) RETURN id(n) AS i LIMIT 1")
+    session_graph.read("MATCH (n) RETURN elementId(n) AS i LIMIT 1")

@@ -17,12 +17,20 @@ import numpy as np
 import pytest
 import torch
 
-from mmkg.errors import DataError, ServingError
+from mmkg.errors import (
+    DataError,
+    InvalidRequestError,
+    NoActiveRunError,
+    RunNotReadyError,
+    UnknownEntityError,
+    UnknownRelationError,
+    UnknownRunError,
+)
 from mmkg.platform.demo import load_demo
 from mmkg.platform.export import export_triples
 from mmkg.platform.ingest import ingest_triples
 from mmkg.platform.kge.config import make_config
-from mmkg.platform.kge.data import KGDataset, from_export
+from mmkg.platform.kge.data import KGDataset, from_triple_set
 from mmkg.platform.kge.models import KGEModel
 from mmkg.platform.kge.run_dir import load_model
 from mmkg.platform.kge.trainer import train
@@ -39,6 +47,7 @@ from mmkg.platform.serving import (
     similar,
     write_run,
 )
+from mmkg.platform.serving.calls import call_read
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 from tests.integration.conftest import CLEAR, env_for, run_cli
@@ -60,12 +69,14 @@ def demo(session_graph: Graph, neo4j_settings: Settings, tmp_path_factory: Any) 
     """The demo graph with one trained run per model, each written (not activated)."""
     session_graph.run_autocommit(CLEAR)
     load_demo(session_graph, neo4j_settings, show_progress=False)
-    data = from_export(export_triples(session_graph))
+    data = from_triple_set(export_triples(session_graph).to_triple_set())
     root = tmp_path_factory.mktemp("runs")
     runs = {}
     for model in MODELS:
         run = _train(data, model, root / model)
-        write_run(session_graph, run, neo4j_settings, run_id=model, show_progress=False)
+        # Three epochs at dim 16: a check of scoring parity, not of quality (--force).
+        write_run(session_graph, run, neo4j_settings, run_id=model, show_progress=False,
+                  force=True)  # fmt: skip
         runs[model] = run
     return {"data": data, "runs": runs, "root": root}
 
@@ -187,27 +198,35 @@ def test_known_edges_are_excluded_and_labels_filter(
 
 def test_bad_requests_get_clear_errors(session_graph: Graph, demo: dict[str, Any]) -> None:
     g = session_graph
-    cases = [
-        (lambda: predict_tail(g, "Q42", "award_received", run="rotate"), "unknown entity 'Q42'"),
+
+    def cypher(options: str, head: str = "'marie_curie'") -> Any:
+        return lambda: call_read(
+            g, f"CALL mmkg.predict.tail({head}, 'award_received', 3, {options})", {}
+        )
+
+    # Each error comes back as the typed exception its stable code names.
+    cases: list[tuple[Any, type[Exception], str]] = [
+        (lambda: predict_tail(g, "Q42", "award_received", run="rotate"), UnknownEntityError,
+         "unknown entity 'Q42'"),
         (lambda: predict_tail(g, "marie_curie", "wrote_opera", run="rotate"),
-         "unknown relation 'wrote_opera'"),
-        (lambda: predict_tail(g, "marie_curie", "award_received", run="nope"),
+         UnknownRelationError, "unknown relation 'wrote_opera'"),
+        (lambda: predict_tail(g, "marie_curie", "award_received", run="nope"), UnknownRunError,
          "unknown embedding run 'nope'"),
-        (lambda: predict_tail(g, "marie_curie", "award_received", 0, run="rotate"), "k: must lie"),
-        (lambda: g.read("CALL mmkg.predict.tail('marie_curie', 'award_received', 3, "
-                        "{mode: 'fast', run: 'rotate'})"), "options.mode"),
-        (lambda: g.read("CALL mmkg.predict.tail('marie_curie', 'award_received', 3, "
-                        "{colour: 1})"), "unknown key 'colour'"),
-        (lambda: g.read("CALL mmkg.predict.tail(42, 'award_received', 3, {run: 'rotate'})"),
+        (lambda: predict_tail(g, "marie_curie", "award_received", 0, run="rotate"),
+         InvalidRequestError, "k: must lie"),
+        (cypher("{mode: 'fast', run: 'rotate'}"), InvalidRequestError, "options.mode"),
+        (cypher("{colour: 1}"), InvalidRequestError, "unknown key 'colour'"),
+        (cypher("{run: 'rotate'}", head="42"), InvalidRequestError,
          "give an :Entity node or an entity id"),
-        (lambda: similar(g, "marie_curie", run="complex", mode="ann"), "cosine"),
+        (lambda: similar(g, "marie_curie", run="complex", mode="ann"), InvalidRequestError,
+         "cosine"),
     ]  # fmt: skip
-    for call, message in cases:
-        with pytest.raises(Exception, match=message.replace("(", r"\(").replace("'", "'")):
+    for call, error, message in cases:
+        with pytest.raises(error, match=message.replace("(", r"\(")):
             call()
     # No run is active in this module until the concurrency test.
     if active_run_id(g) is None:
-        with pytest.raises(ServingError, match="no active embedding run"):
+        with pytest.raises(NoActiveRunError, match="no active embedding run"):
             predict_tail(g, "marie_curie", "award_received")
     # A node given directly works as well as an id.
     rows = g.read(
@@ -305,7 +324,8 @@ def test_a_killed_write_leaves_the_old_run_serving(
            "MMKG_EMBEDDING_WRITE_THREADS": "1"}  # fmt: skip
     mmkg = Path(sys.executable).with_name("mmkg")
     proc = subprocess.Popen(
-        [str(mmkg), "-q", "embeddings", "write", str(run), "--id", "big", "--activate"],
+        [str(mmkg), "-q", "embeddings", "write", str(run), "--id", "big", "--activate",
+         "--force"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -331,12 +351,12 @@ def test_a_killed_write_leaves_the_old_run_serving(
     assert predict_tail(g, "marie_curie", "award_received", 5) == before
     with pytest.raises(DataError, match="status is 'writing'"):
         activate_run(g, "big")
-    with pytest.raises(ServingError, match="not ready to serve"):
+    with pytest.raises(RunNotReadyError, match="not ready to serve"):
         predict_tail(g, "syn_1", "syn_rel_1", 5, run="big")
 
     # The next write finishes the run, and it serves.
     out = run_cli(neo4j_settings, "embeddings", "write", str(run), "--id", "big", "--activate",
-                  "--json")  # fmt: skip
+                  "--force", "--json")  # fmt: skip
     summary = json.loads(out.stdout)
     entities = len((run / "entities.dict").read_text().splitlines())
     assert summary["status"] == "active" and summary["entities"] == entities

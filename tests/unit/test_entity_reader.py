@@ -3,13 +3,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mmkg.platform.ingest import Reject
-from mmkg.platform.ingest.entities import guess_entity_format, read_entities
-from mmkg.settings import Settings
+from mmkg.platform.readers.entities import EntityLimits, guess_entity_format, read_entities
+from mmkg.platform.readers.lines import Reject
 
 
-def _settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path, max_field_chars=50, max_text_chars=100)
+def _settings(tmp_path: Path) -> EntityLimits:
+    return EntityLimits(max_field_chars=50, max_text_chars=100)
 
 
 def test_tsv_with_header_aliases_and_rejects(tmp_path: Path) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmkg.errors import DataError, SchemaError, ServingError
+from mmkg.errors import DataError, QueryError, SchemaError, ServingError, UnknownEntityError
 from mmkg.graph_schema import queries as Q
 from mmkg.graph_schema.identifiers import validate_identifier
-from mmkg.platform.serving.naming import RunNames, check_run_id, default_run_id
-from mmkg.platform.serving.predict import _CAUSE, _options
+from mmkg.graph_schema.names import RunNames, check_run_id, default_run_id
+from mmkg.platform.serving.calls import CODES, plugin_error
+from mmkg.platform.serving.predict import _options
 from mmkg.platform.serving.writeback import _augment_block
 
 
@@ -33,14 +34,24 @@ def test_run_ids_are_checked() -> None:
     assert default_run_id("!!!") == "run"
 
 
-def test_vector_index_ddl_inlines_only_validated_values() -> None:
-    ddl = Q.create_vector_index("mmkg_ann_x", "mmkg_e_x", 200, 32, 200)
-    assert "`vector.dimensions`: 200" in ddl and "`vector.hnsw.m`: 32" in ddl
-    assert "'euclidean'" in ddl and "`vector.quantization.enabled`: false" in ddl
+def test_vector_index_ddl_takes_its_name_and_options_as_parameters() -> None:
+    ddl = Q.create_vector_index("Entity", "mmkg_e_x")
+    assert ddl == (
+        "CREATE VECTOR INDEX $name IF NOT EXISTS FOR (n:`Entity`) ON (n.`mmkg_e_x`) "
+        "OPTIONS $options"
+    )
+    options = Q.vector_index_options(200, "euclidean", 32, 200, False)
+    assert options == {"indexConfig": {
+        "vector.dimensions": 200, "vector.similarity_function": "euclidean",
+        "vector.hnsw.m": 32, "vector.hnsw.ef_construction": 200,
+        "vector.quantization.enabled": False,
+    }}  # fmt: skip
     with pytest.raises(SchemaError):
-        Q.create_vector_index("x`) DETACH DELETE n //", "p", 2, 16, 100)
+        Q.create_vector_index("Entity", "x`) DETACH DELETE n //")
     with pytest.raises(ValueError, match="dimensions"):
-        Q.create_vector_index("mmkg_ann_x", "mmkg_e_x", 0, 16, 100)
+        Q.vector_index_options(0, "euclidean")
+    with pytest.raises(ValueError, match="similarity"):
+        Q.vector_index_options(8, "dot")
     assert Q.remove_property_batch("Entity", "mmkg_e_x").count("`mmkg_e_x`") == 2
 
 
@@ -58,14 +69,21 @@ def test_mips_augmentation_turns_inner_product_into_nearest_neighbour() -> None:
         assert list(nearest) == list(best_dot)
 
 
-def test_server_errors_become_their_reason() -> None:
+def test_plugin_error_codes_become_typed_errors() -> None:
     text = (
         "Neo4j rejected the query: Neo.ClientError.Procedure.ProcedureCallFailed: Failed to "
-        "invoke procedure `mmkg.predict.tail`: Caused by: java.lang.IllegalArgumentException: "
-        "head: unknown entity 'Q42' (no :Entity has that id)"
+        "invoke procedure `mmkg.predict.tail`: Caused by: io.mmkg.neo4j.MmkgException: "
+        "MMKG-E001: head: unknown entity 'Q42' (no :Entity has that id)"
     )
-    match = _CAUSE.search(text)
-    assert match and match.group(1) == "head: unknown entity 'Q42' (no :Entity has that id)"
+    typed = plugin_error(QueryError(text))
+    assert isinstance(typed, UnknownEntityError) and isinstance(typed, ServingError)
+    assert str(typed) == "head: unknown entity 'Q42' (no :Entity has that id)"
+    assert typed.code == "MMKG-E001"  # type: ignore[attr-defined]
+    # Every code maps to its own class, and a foreign error is left alone.
+    assert len(set(CODES.values())) == len(CODES)
+    assert plugin_error(QueryError("Neo.ClientError.Statement.SyntaxError: oops")) is None
+    missing = plugin_error(QueryError("There is no procedure with the name `mmkg.predict.tail`"))
+    assert missing is not None and "not installed" in str(missing)
     with pytest.raises(ServingError, match="mode must be one of"):
         _options(True, None, "fastest", None, None)
     assert _options(False, "Country", "ann", "r1", 50) == {

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from mmkg.errors import IngestError
-from mmkg.platform.ingest import Reject
-from mmkg.platform.ingest.triple_reader import read_triples
+from mmkg.platform.readers.lines import Reject
+from mmkg.platform.readers.triples import read_triples
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:

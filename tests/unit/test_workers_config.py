@@ -73,3 +73,21 @@ def test_bad_payloads_are_poison() -> None:
     with pytest.raises(PoisonError, match="colour"):
         _validate(TrainPayload, {"colour": "red"})
     assert _validate(TrainPayload, {"model": "transe"}).model == "transe"
+
+
+def test_the_filesystem_broker_keeps_its_control_folder_under_mmkg_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    home = tmp_path / "home"
+    app = make_app(Settings(home=home))
+    assert app.conf.broker_transport_options["control_folder"] == str(home / "broker" / "control")
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        channel.exchange_declare("probe", "direct")
+        channel.queue_declare("probe_q")
+        channel.queue_bind("probe_q", "probe", "probe")
+    assert not (work / "control").exists()
+    assert any((home / "broker" / "control").iterdir())

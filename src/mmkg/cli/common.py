@@ -41,12 +41,19 @@ def load_settings() -> Settings:
 
 
 def configure_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    if verbose == 0 and not quiet:
-        level = logging.INFO
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    """mmkg's own progress at INFO by default, warnings only with ``-q``; ``-v`` adds the
+    libraries' INFO messages, ``-vv`` everyone's DEBUG."""
+    if quiet:
+        root, ours = logging.WARNING, logging.WARNING
+    elif verbose == 0:
+        root, ours = logging.WARNING, logging.INFO
+    elif verbose == 1:
+        root, ours = logging.INFO, logging.INFO
+    else:
+        root, ours = logging.DEBUG, logging.DEBUG
+    logging.basicConfig(level=root, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(root)
+    logging.getLogger("mmkg").setLevel(ours)
     # The driver logs every retry at WARNING; ours say what matters.
     logging.getLogger("neo4j").setLevel(logging.ERROR if verbose < 2 else logging.DEBUG)
     # The filesystem broker has no host, and kombu says so on every connection.

@@ -69,13 +69,24 @@ def cypher(
     param: list[str] = typer.Option(
         [], "--param", "-p", help="name=value (value read as JSON if it parses); repeatable."
     ),
+    write: bool = typer.Option(
+        False, "--write", help="Allow the statement to change the graph (read-only otherwise)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Run one Cypher statement against the configured database and print the result."""
+    """Run one Cypher statement against the configured database and print the result.
+
+    Read-only unless --write; a write reports what it changed (nodes created, properties set…).
+    """
     params = dict(parse_param(p) for p in param)
     with connect() as graph:
-        columns, rows = run_cypher(graph, statement, params)
+        result = run_cypher(graph, statement, params, write=write)
     if as_json:
-        print_json([dict(zip(columns, row, strict=True)) for row in rows])
-    else:
-        print_table(columns, rows)
+        rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        print_json({"rows": rows, "counters": result.counters} if write else rows)
+        return
+    if result.columns:
+        print_table(result.columns, result.rows)
+    if write:
+        changed = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counters.items())
+        typer.echo(changed or "no changes")

@@ -9,9 +9,9 @@ from typing import Any
 import typer
 
 from mmkg.cli.common import JSON_OPTION, STATE, connect, handle_errors, load_settings, print_json
-from mmkg.platform.ingest import IngestSummary, ingest_entities, ingest_triples
-from mmkg.platform.ingest.entities import EntityFormat
-from mmkg.platform.ingest.triple_reader import TripleFormat, TripleOrder
+from mmkg.platform.ingest import IngestSummary, RejectThreshold, ingest_entities, ingest_triples
+from mmkg.platform.readers.entities import ENTITY_FORMATS, EntityFormat
+from mmkg.platform.readers.triples import TRIPLE_FORMATS, TRIPLE_ORDERS, TripleFormat, TripleOrder
 
 app = typer.Typer(help="Load triples and entity texts into the graph.", no_args_is_help=True)
 
@@ -24,6 +24,12 @@ REJECTS = typer.Option(
     help="Where to write malformed lines (TSV); default MMKG_HOME/rejects/<file>-<time>.tsv.",
 )
 PATH_ARG = typer.Argument(..., exists=True, dir_okay=False, readable=True, resolve_path=True)
+MAX_REJECTS = typer.Option(
+    None,
+    "--max-rejects",
+    help="Fail, before writing anything, when more than N records (or P%, e.g. 5%) are "
+    "malformed. Without it a load fails only when every record is.",
+)
 
 
 def _report(summary: IngestSummary, as_json: bool) -> None:
@@ -47,6 +53,8 @@ def _report(summary: IngestSummary, as_json: bool) -> None:
             typer.echo(
                 f"  throughput:            {summary.records / summary.seconds:,.0f} triples/s"
             )
+    if summary.repeated_ids:
+        typer.echo(f"  ids repeated (merged): {summary.repeated_ids}")
     typer.echo(f"  rejected:              {summary.rejected}")
     if summary.rejects_file:
         typer.echo(f"  rejects written to:    {summary.rejects_file}")
@@ -71,6 +79,7 @@ def triples(
     ),
     strict: bool = STRICT,
     rejects: Path | None = REJECTS,
+    max_rejects: str | None = MAX_REJECTS,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Load triples; each relation becomes a native relationship type.
@@ -79,7 +88,14 @@ def triples(
     """
     f: TripleFormat = fmt  # type: ignore[assignment]
     o: TripleOrder = order  # type: ignore[assignment]
-    _run(ingest_triples, path, as_json, fmt=f, order=o, strict=strict, rejects_path=rejects)
+    if fmt not in TRIPLE_FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(TRIPLE_FORMATS)}")
+    if order not in TRIPLE_ORDERS:
+        raise typer.BadParameter(f"--order must be one of {', '.join(TRIPLE_ORDERS)}")
+    _run(
+        ingest_triples, path, as_json, fmt=f, order=o, strict=strict, rejects_path=rejects,
+        max_rejects=max_rejects,
+    )  # fmt: skip
 
 
 @app.command()
@@ -97,13 +113,20 @@ def entities(
     ),
     strict: bool = STRICT,
     rejects: Path | None = REJECTS,
+    max_rejects: str | None = MAX_REJECTS,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Load entity names, descriptions and aliases (creating entities that are missing)."""
+    """Load entity names, descriptions and aliases (creating entities that are missing).
+
+    Fields merge one by one: a non-empty value replaces the stored one, an empty or missing
+    one keeps it; an id repeated in the file merges the same way, in file order.
+    """
     f: EntityFormat | None = fmt  # type: ignore[assignment]
+    if fmt is not None and fmt not in ENTITY_FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(ENTITY_FORMATS)}")
     _run(
         ingest_entities, path, as_json, fmt=f, name_sep=name_sep, strict=strict,
-        rejects_path=rejects,
+        rejects_path=rejects, max_rejects=max_rejects,
     )  # fmt: skip
 
 
@@ -118,7 +141,11 @@ def media(
         "Its files are ingested too.",
     ),
     root: Path | None = typer.Option(
-        None, "--root", help="Only files under this folder (default MMKG_MEDIA_ROOT or .)."
+        None,
+        "--root",
+        help="Only files under this folder. Files and folders named here are taken wherever "
+        "they are unless --root is given; a manifest's files must lie under --root (default "
+        "MMKG_MEDIA_ROOT, or the current folder).",
     ),
     image_encoder: str | None = typer.Option(
         None, "--image-encoder", help="clip:PATH or cnn:PATH (default MMKG_IMAGE_ENCODER)."
@@ -127,6 +154,7 @@ def media(
         None, "--text-encoder", help="minilm, st:PATH (default MMKG_TEXT_ENCODER)."
     ),
     frames: int | None = typer.Option(None, "--frames", min=1, help="Frames sampled per video."),
+    max_rejects: str | None = MAX_REJECTS,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Ingest images, videos and .txt/.md documents as :Media nodes with features.
@@ -158,9 +186,15 @@ def media(
             settings,
             manifest,
             show_progress=False if STATE.quiet else None,
+            restrict_paths=root is not None,
         )
+    threshold = RejectThreshold.parse(max_rejects)
+    total = summary.files + len([f for f in summary.failures if f.get("stage") == "discover"])
+    failed_all = threshold.exceeded(summary.failed, max(total, summary.failed))
     if as_json:
         print_json(summary.to_dict())
+        if failed_all:
+            raise typer.Exit(1)
         return
     typer.echo(
         f"media ingest {summary.ingest_id}: {summary.files} files in {summary.seconds:.1f} s"
@@ -177,3 +211,11 @@ def media(
         typer.echo(f"    {failure['path']}: {failure['reason']}")
     for note in summary.notes:
         typer.echo(f"  note: {note}")
+    if failed_all:
+        typer.secho(
+            f"error: {summary.failed} of {max(total, summary.failed)} media failed "
+            f"({threshold.describe()} allowed)",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(1)

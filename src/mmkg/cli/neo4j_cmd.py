@@ -87,3 +87,28 @@ def plugin(
     if install_to:
         jar = install_plugin(jar, Path(install_to))
     typer.echo(str(jar))
+
+
+@app.command("reset-password")
+@handle_errors
+def reset_password_cmd(
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the new password from standard input."
+    ),
+) -> None:
+    """Give the managed server a new password (for a lost or corrupt credentials file).
+
+    The databases are kept: the server is restarted once with authentication off (on
+    127.0.0.1 only) to change the password, then runs as before. The new password is written
+    to the 0600 credentials file under MMKG_HOME.
+    """
+    import sys
+
+    from mmkg.platform.neo4j_server.process import reset_password
+
+    settings = load_settings()
+    new = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    if password_stdin and not new:
+        raise typer.BadParameter("no password on standard input")
+    creds = reset_password(settings, new)
+    typer.echo(f"password of user {creds.user} reset; it is in {settings.credentials_file}")

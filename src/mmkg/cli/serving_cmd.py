@@ -21,6 +21,10 @@ embeddings_app = typer.Typer(
     help="Write trained embeddings onto the graph as versioned runs; list, activate, drop.",
     no_args_is_help=True,
 )
+cache_app = typer.Typer(
+    help="The plugin's in-heap cache of run matrices: load (and pin) ahead of queries, list, drop.",
+    no_args_is_help=True,
+)
 predict_app = typer.Typer(
     help="Link prediction from the active embedding run (through the mmkg.* procedures).",
     no_args_is_help=True,
@@ -59,6 +63,11 @@ def write(
     no_index: bool = typer.Option(
         False, "--no-index", help="Skip the ANN vector index (exact prediction only)."
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Write even vectors that are not finite or a model at chance level on validation.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Put a run's entity and relation embeddings on the graph as a new embedding run.
@@ -79,6 +88,7 @@ def write(
             activate=activate,
             allow_missing=allow_missing,
             index=not no_index,
+            force=force,
             show_progress=False if STATE.quiet else None,
         )
     if as_json:
@@ -259,3 +269,60 @@ def similar_cmd(
     with connect() as graph:
         rows = similar(graph, entity, k, label=label, mode=mode, run=run)
     _show(rows, as_json)
+
+
+@cache_app.command("load")
+@handle_errors
+def cache_load_cmd(
+    run: str | None = typer.Argument(None, help="Run id (default: the active run)."),
+    index: str | None = typer.Option(
+        None, "--index", help="Also build an ANN structure over it: hnsw."
+    ),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, max=256, help="Threads to load and build with."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Load a run's vectors into the server's heap now (not on the first query) and pin them;
+    refused, with the figures, when they would not fit the cache's memory budget."""
+    from mmkg.platform.serving import cache_load
+
+    with connect() as graph:
+        row = cache_load(graph, run, index=index, concurrency=concurrency)
+    if as_json:
+        print_json(row)
+        return
+    typer.echo(
+        f"cached run {row['run']}: {row['rows']} vectors of dimension {row['dim']}, "
+        f"{row['bytes'] / 2**20:.1f} MiB ({row['storage']}, index {row['index'] or 'none'}) "
+        f"in {row['seconds']:.2f} s"
+    )
+
+
+@cache_app.command("list")
+@handle_errors
+def cache_list_cmd(as_json: bool = JSON_OPTION) -> None:
+    """What the plugin holds in its cache, with size, load time and hits."""
+    from mmkg.platform.serving import cache_list
+
+    with connect() as graph:
+        rows = cache_list(graph)
+    if as_json:
+        print_json(rows)
+        return
+    columns = ["run", "rows", "dim", "bytes", "storage", "index", "loaded_at", "hits", "pinned"]
+    print_table(columns, [[r.get(c) for c in columns] for r in rows])
+
+
+@cache_app.command("drop")
+@handle_errors
+def cache_drop_cmd(run: str = typer.Argument(..., help="Run id.")) -> None:
+    """Forget a run's cached matrix (it is loaded again on its next exact query)."""
+    from mmkg.platform.serving import cache_drop
+
+    with connect() as graph:
+        row = cache_drop(graph, run)
+    if row["dropped"]:
+        typer.echo(f"dropped run {run} from the cache ({row['bytes'] / 2**20:.1f} MiB freed)")
+    else:
+        typer.echo(f"run {run} was not cached")

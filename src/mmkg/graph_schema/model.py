@@ -20,3 +20,17 @@ MEDIA_KINDS = (IMAGE, VIDEO, TEXT)
 # Relationship types that knowledge-graph relations may never be mapped onto, so that a
 # relation called "depicts" in user data cannot merge with media links.
 RESERVED_TYPES = frozenset({DEPICTS, MENTIONS})
+
+# (label, property) pairs the schema declares unique (migrations), in the order a repair of
+# duplicates handles them: relation types before the entities their relationships join.
+UNIQUE_KEYS: tuple[tuple[str, str], ...] = (
+    ("MmkgMigration", "version"),
+    (RELATION_TYPE, "name"),
+    (RELATION_TYPE, "type"),
+    (ENTITY, "id"),
+    (MEDIA, "id"),
+    (EMBEDDING_RUN, "id"),
+    (SERVING, "name"),
+    ("MediaFailure", "path"),
+    ("MmkgJob", "id"),
+)

@@ -53,7 +53,7 @@ MERGE_ENTITIES = (
     "OPTIONAL MATCH (x:Entity {id: id}) "
     "WITH id, x IS NOT NULL AS existed "
     "MERGE (e:Entity {id: id}) "
-    "RETURN collect(id(e)) AS nids, collect(existed) AS existed"
+    "RETURN collect(elementId(e)) AS keys, collect(existed) AS existed"
 )
 UPSERT_ENTITY_TEXT = (
     "UNWIND $rows AS row "
@@ -65,23 +65,28 @@ UPSERT_ENTITY_TEXT = (
 
 
 def merge_triples(rel_type: str) -> str:
-    """MERGE one batch of ``[head, tail]`` internal-node-id pairs as ``rel_type`` relationships.
+    """MERGE one batch of ``[head, tail]`` element-id pairs as ``rel_type`` relationships.
 
-    The loader has just merged both entities and got their internal ids back (MERGE_ENTITIES);
-    the label check guards against an id freed and reused by a concurrent delete.
+    The loader has just merged both entities and got their element ids back (MERGE_ENTITIES):
+    seeking a node by element id is twice as fast as through the id index. The label check
+    guards against an id freed and reused by a concurrent delete.
     """
     t = quote_identifier(rel_type, "relationship type")
     return (
         "UNWIND $pairs AS p "
-        "MATCH (h:Entity) WHERE id(h) = p[0] MATCH (t:Entity) WHERE id(t) = p[1] "
+        "MATCH (h:Entity) WHERE elementId(h) = p[0] MATCH (t:Entity) WHERE elementId(t) = p[1] "
         f"MERGE (h)-[:{t}]->(t)"
     )
 
 
 # --- export -------------------------------------------------------------------------------
-# Internal node ids are only used within one read transaction, to avoid shipping every
-# entity's string id once per triple.
-EXPORT_ENTITIES = "MATCH (e:Entity) RETURN collect(id(e)) AS nids, collect(e.id) AS ids"
+# Element ids travel instead of string ids: they identify the nodes for the write-back of the
+# trained vectors too, so it needs no second lookup.
+EXPORT_ENTITIES = "MATCH (e:Entity) RETURN collect(elementId(e)) AS keys, collect(e.id) AS ids"
+EXPORT_RELATION_TYPES = (
+    "MATCH (r:RelationType) RETURN r.name AS name, r.type AS type, elementId(r) AS key "
+    "ORDER BY r.name"
+)
 
 
 # From the count store (O(1)): an upper bound on the triples an export will move.
@@ -89,7 +94,7 @@ COUNT_ALL_RELATIONSHIPS = "MATCH ()-[r]->() RETURN count(r) AS n"
 # One statement for all types (one plan, one scan), one row per type.
 EXPORT_TRIPLES = (
     "MATCH (h:Entity)-[r]->(t:Entity) "
-    "WITH type(r) AS type, collect(id(h)) AS heads, collect(id(t)) AS tails "
+    "WITH type(r) AS type, collect(elementId(h)) AS heads, collect(elementId(t)) AS tails "
     "RETURN type, heads, tails"
 )
 
@@ -110,8 +115,12 @@ LABEL_COUNTS = (
 # A run's vectors live in per-run properties (mmkg_e_<key> ...) so that writing a new run never
 # touches what the active run serves; the single (:MmkgServing {name: 'default'}).active pointer
 # decides which run answers, and it changes in one transaction.
-ENTITY_NODE_IDS = "MATCH (e:Entity) RETURN collect(e.id) AS ids, collect(id(e)) AS nids"
-RELATION_NODE_IDS = "MATCH (r:RelationType) RETURN collect(r.name) AS names, collect(id(r)) AS nids"
+# Element ids of given entities / relation types, for an artefact that did not come from an
+# export of this graph (a run trained on files): one index seek per id asked for.
+ENTITY_KEYS = "UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN id, elementId(e) AS key"
+RELATION_KEYS = (
+    "UNWIND $names AS name MATCH (r:RelationType {name: name}) RETURN name, elementId(r) AS key"
+)
 GET_RUN = "MATCH (r:EmbeddingRun {id: $id}) RETURN r {.*} AS run"
 LIST_RUNS = (
     "MATCH (r:EmbeddingRun) "
@@ -131,7 +140,12 @@ FINISH_RUN = (
     "SET r += $props, r.status = 'ready', r.written_at = datetime() RETURN r.id AS id"
 )
 WRITE_VECTORS = (
-    "CALL mmkg.embeddings.write($property, $nids, $data, $dim) YIELD written RETURN written"
+    "CALL mmkg.embeddings.write($property, $keys, $data, $dim, $ids) YIELD written RETURN written"
+)
+# Streams batches of (ids, element ids, float32 blob) of the nodes of $label that hold $property.
+READ_VECTORS = (
+    "CALL mmkg.embeddings.read($property, $label, $batch) "
+    "YIELD ids, keys, data, dim RETURN ids, keys, data, dim"
 )
 # The serving node is locked first (SET), so concurrent activations serialise and exactly one
 # run ends up active; readers see either the old pointer or the new one.
@@ -140,7 +154,7 @@ ACTIVATE_RUN = (
     "MERGE (s:MmkgServing {name: 'default'}) "
     "SET s.active = new.id, s.activated_at = datetime() "
     "WITH s, new "
-    "CALL { WITH new MATCH (old:EmbeddingRun {status: 'active'}) WHERE old <> new "
+    "CALL (new) { MATCH (old:EmbeddingRun {status: 'active'}) WHERE old <> new "
     "SET old.status = 'ready' } "
     "SET new.status = 'active', new.activated_at = datetime() "
     "RETURN new.id AS id"
@@ -152,7 +166,16 @@ DEACTIVATE_RUN = (
 )
 MARK_RUN_DROPPING = "MATCH (r:EmbeddingRun {id: $id}) SET r.status = 'dropping'"
 DELETE_RUN = "MATCH (r:EmbeddingRun {id: $id}) DELETE r"
-EVICT_CACHE = "CALL mmkg.embeddings.evict() YIELD written RETURN written"
+CACHE_LOAD = (
+    "CALL mmkg.cache.load($run, $options) YIELD run, rows, dim, bytes, storage, index, "
+    "loaded_at, hits, pinned, seconds RETURN run, rows, dim, bytes, storage, index, loaded_at, "
+    "hits, pinned, seconds"
+)
+CACHE_LIST = (
+    "CALL mmkg.cache.list() YIELD run, rows, dim, bytes, storage, index, loaded_at, hits, "
+    "pinned RETURN run, rows, dim, bytes, storage, index, loaded_at, hits, pinned"
+)
+CACHE_DROP = "CALL mmkg.cache.drop($run) YIELD run, dropped, bytes RETURN run, dropped, bytes"
 AWAIT_INDEX = "CALL db.awaitIndex($name, $timeout)"
 INDEX_STATE = (
     "SHOW VECTOR INDEXES YIELD name, state, populationPercent WHERE name = $name "
@@ -189,27 +212,44 @@ def remove_property_batch(label: str, prop: str) -> str:
     )
 
 
-def create_vector_index(
-    name: str, prop: str, dim: int, m: int, ef_construction: int, quantization: bool = False
-) -> str:
-    """A euclidean HNSW index over ``prop`` of :Entity nodes (numbers are inlined: OPTIONS
-    takes no parameters)."""
-    n = quote_identifier(name, "index name")
+def create_vector_index(label: str, prop: str) -> str:
+    """A vector index over ``prop`` of ``label`` nodes, named ``$name``, configured by
+    ``$options`` (see :func:`vector_index_options`). Label and property are validated
+    identifiers; everything else travels as a parameter."""
+    lab = quote_identifier(label, "label")
     p = quote_identifier(prop, "property")
+    return f"CREATE VECTOR INDEX $name IF NOT EXISTS FOR (n:{lab}) ON (n.{p}) OPTIONS $options"
+
+
+def vector_index_options(
+    dim: int,
+    similarity: str,
+    m: int | None = None,
+    ef_construction: int | None = None,
+    quantization: bool | None = None,
+) -> dict[str, object]:
+    """The ``$options`` of :func:`create_vector_index`: HNSW settings are left to Neo4j's
+    defaults when None."""
     for value, what in ((dim, "dimensions"), (m, "hnsw m"), (ef_construction, "ef_construction")):
-        if not isinstance(value, int) or value < 1:
+        if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"vector index {what} must be a positive integer, got {value!r}")
-    return (
-        f"CREATE VECTOR INDEX {n} IF NOT EXISTS FOR (e:Entity) ON (e.{p}) "
-        "OPTIONS {indexConfig: {`vector.dimensions`: "
-        f"{dim}, `vector.similarity_function`: 'euclidean', `vector.hnsw.m`: {m}, "
-        f"`vector.hnsw.ef_construction`: {ef_construction}, "
-        f"`vector.quantization.enabled`: {'true' if quantization else 'false'}}}}}"
-    )
+    if similarity not in ("euclidean", "cosine"):
+        raise ValueError(f"vector index similarity must be euclidean or cosine, not {similarity!r}")
+    config: dict[str, object] = {
+        "vector.dimensions": dim,
+        "vector.similarity_function": similarity,
+    }
+    if m is not None:
+        config["vector.hnsw.m"] = m
+    if ef_construction is not None:
+        config["vector.hnsw.ef_construction"] = ef_construction
+    if quantization is not None:
+        config["vector.quantization.enabled"] = quantization
+    return {"indexConfig": config}
 
 
-def drop_index(name: str) -> str:
-    return f"DROP INDEX {quote_identifier(name, 'index name')} IF EXISTS"
+# The index name travels as a parameter ($name).
+DROP_INDEX = "DROP INDEX $name IF EXISTS"
 
 
 # --- media --------------------------------------------------------------------------------
@@ -264,7 +304,7 @@ def merge_media(kind: str) -> str:
         "UNWIND $rows AS row MERGE (m:Media {id: row.id}) "
         "ON CREATE SET m += row.props, m.created_at = datetime() "
         f"SET m:{label}, m.uri = coalesce(m.uri, row.props.uri) "
-        "WITH m, row CALL { WITH m, row WITH m, row WHERE row.vector IS NOT NULL "
+        "WITH m, row CALL (m, row) { WITH * WHERE row.vector IS NOT NULL "
         "CALL db.create.setNodeVectorProperty(m, $property, row.vector) SET m += row.meta } "
         "WITH row OPTIONAL MATCH (f:MediaFailure {path: row.props.path}) DELETE f"
     )
@@ -276,36 +316,43 @@ def link_media(rel_type: str) -> str:
     return (
         "UNWIND $rows AS row MATCH (m:Media {id: row.media}) "
         "OPTIONAL MATCH (e:Entity {id: row.entity}) "
-        "CALL { WITH m, e, row WITH m, e, row WHERE e IS NOT NULL "
+        "CALL (m, e, row) { WITH * WHERE e IS NOT NULL "
         f"MERGE (m)-[r:{t}]->(e) SET r.source = row.source, r.caption = row.caption "
         "RETURN count(r) AS linked } "
         "RETURN sum(linked) AS linked, collect(CASE WHEN e IS NULL THEN row.entity END) AS missing"
     )
 
 
-def create_feature_index(name: str, label: str, prop: str, dim: int) -> str:
-    n = quote_identifier(name, "index name")
-    lab = quote_identifier(label, "label")
-    p = quote_identifier(prop, "property")
-    if not isinstance(dim, int) or dim < 1:
-        raise ValueError(f"vector index dimensions must be a positive integer, got {dim!r}")
-    return (
-        f"CREATE VECTOR INDEX {n} IF NOT EXISTS FOR (x:{lab}) ON (x.{p}) "
-        "OPTIONS {indexConfig: {`vector.dimensions`: "
-        f"{dim}, `vector.similarity_function`: 'cosine'}}}}"
-    )
-
-
 # --- jobs (Celery tasks) ------------------------------------------------------------------
-JOB_START = (
+# Claiming a job: a worker runs it unless another holds a live lease on it (a duplicate
+# delivery while it still runs) or it already succeeded (a redelivery after its ack was lost).
+# A running job whose lease ran out lost its worker: that is recorded, and this attempt takes it.
+JOB_CLAIM = (
     "MERGE (j:MmkgJob {id: $id}) "
-    "ON CREATE SET j.submitted_at = datetime(), j.attempts = 0 "
+    "ON CREATE SET j.submitted_at = datetime(), j.attempts = 0, j.state = 'queued' "
+    "WITH j, j.state AS previous, j.worker AS previous_worker, "
+    "j.state = 'running' AND j.worker <> $worker AND j.lease_until > datetime() AS held, "
+    "j.state = 'succeeded' AS done "
+    "CALL (j, previous, previous_worker, held, done) { "
+    "WITH * WHERE NOT held AND NOT done "
     "SET j.task = $task, j.args = $args, j.state = 'running', j.started_at = datetime(), "
-    "j.attempts = j.attempts + 1, j.worker = $worker, j.progress = 0.0, j.error = null"
+    "j.attempts = j.attempts + 1, j.worker = $worker, j.progress = 0.0, j.error = null, "
+    "j.lease_until = datetime() + duration({seconds: $lease}), "
+    "j.lost_workers = CASE WHEN previous = 'running' AND previous_worker <> $worker "
+    "THEN coalesce(j.lost_workers, []) + previous_worker ELSE j.lost_workers END, "
+    "j.note = CASE WHEN previous = 'running' AND previous_worker <> $worker "
+    "THEN 'worker lost: ' + previous_worker + '; retried' ELSE j.note END } "
+    "RETURN held, done, previous, previous_worker, j.result AS result, "
+    "duration.inSeconds(datetime(), j.lease_until).seconds AS lease_left"
+)
+JOB_HEARTBEAT = (
+    "MATCH (j:MmkgJob {id: $id}) WHERE j.worker = $worker AND j.state = 'running' "
+    "SET j.lease_until = datetime() + duration({seconds: $lease})"
 )
 JOB_PROGRESS = "MATCH (j:MmkgJob {id: $id}) SET j.progress = $progress, j.note = $note"
 JOB_FINISH = (
     "MATCH (j:MmkgJob {id: $id}) SET j.state = $state, j.finished_at = datetime(), "
+    "j.lease_until = null, "
     "j.progress = CASE WHEN $state = 'succeeded' THEN 1.0 ELSE j.progress END, "
     "j.result = $result, j.error = $error"
 )
@@ -317,7 +364,88 @@ LIST_JOBS = (
     "MATCH (j:MmkgJob) RETURN j.id AS id, j.task AS task, j.state AS state, "
     "j.progress AS progress, j.note AS note, j.attempts AS attempts, j.worker AS worker, "
     "toString(j.submitted_at) AS submitted_at, toString(j.started_at) AS started_at, "
-    "toString(j.finished_at) AS finished_at, j.error AS error, j.result AS result, j.args AS args "
+    "toString(j.finished_at) AS finished_at, j.error AS error, j.result AS result, j.args AS args, "
+    "j.lost_workers AS lost_workers "
     "ORDER BY coalesce(j.started_at, j.submitted_at) DESC LIMIT $limit"
 )
 GET_JOB = "MATCH (j:MmkgJob {id: $id}) RETURN j {.*} AS job"
+
+
+# --- duplicates and their repair ------------------------------------------------------------
+# Nodes that break a uniqueness constraint can only exist where the schema was not applied
+# when they were written. Label and property are validated identifiers.
+def count_duplicates(label: str, prop: str) -> str:
+    lab, p = quote_identifier(label, "label"), quote_identifier(prop, "property")
+    return (
+        f"MATCH (n:{lab}) WHERE n.{p} IS NOT NULL WITH n.{p} AS v, count(*) AS c WHERE c > 1 "
+        "RETURN count(v) AS groups, coalesce(sum(c), 0) - count(v) AS extra, "
+        "collect(v)[..$sample] AS sample"
+    )
+
+
+def duplicate_values(label: str, prop: str) -> str:
+    lab, p = quote_identifier(label, "label"), quote_identifier(prop, "property")
+    return (
+        f"MATCH (n:{lab}) WHERE n.{p} IS NOT NULL WITH n.{p} AS v, count(*) AS c WHERE c > 1 "
+        "RETURN v ORDER BY v"
+    )
+
+
+def merge_duplicates(label: str, prop: str) -> str:
+    """Merge each group of ``label`` nodes sharing ``prop`` (values ``$values``) into the one with
+    the smallest element id: relationships move to it (a relationship it already has of the same
+    type and direction absorbs the other's properties), properties it lacks are copied, labels
+    are added, and the others are deleted."""
+    lab, p = quote_identifier(label, "label"), quote_identifier(prop, "property")
+    return (
+        f"MATCH (n:{lab}) WHERE n.{p} IN $values "
+        f"WITH n.{p} AS v, n ORDER BY elementId(n) "
+        "WITH v, collect(n) AS ns WITH v, head(ns) AS keep, tail(ns) AS dups "
+        "UNWIND dups AS d "
+        "CALL (keep, d) { MATCH (d)-[r]->(x) WHERE x <> d "
+        "MERGE (keep)-[n:$(type(r))]->(x) SET n += properties(r) DELETE r "
+        "RETURN count(*) AS outgoing } "
+        "CALL (keep, d) { MATCH (x)-[r]->(d) WHERE x <> d "
+        "MERGE (x)-[n:$(type(r))]->(keep) SET n += properties(r) DELETE r "
+        "RETURN count(*) AS incoming } "
+        "CALL (keep, d) { MATCH (d)-[r]->(d) "
+        "MERGE (keep)-[n:$(type(r))]->(keep) SET n += properties(r) DELETE r "
+        "RETURN count(*) AS loops } "
+        "WITH v, keep, d, outgoing + incoming + loops AS moved, properties(d) AS dp, "
+        "properties(keep) AS kp, labels(d) AS dl "
+        "SET keep = dp SET keep += kp SET keep:$(dl) "
+        "DETACH DELETE d "
+        "RETURN count(d) AS removed, sum(moved) AS moved"
+    )
+
+
+# Two :RelationType nodes with one name but different types: the relationships of the type
+# that goes are retyped to the one that stays.
+def retype_relationships(old_type: str, new_type: str) -> str:
+    old = quote_identifier(old_type, "relationship type")
+    new = quote_identifier(new_type, "relationship type")
+    return (
+        f"MATCH (h)-[r:{old}]->(t) CALL (h, r, t) {{ MERGE (h)-[n:{new}]->(t) "
+        "SET n += properties(r) DELETE r } IN TRANSACTIONS OF 10000 ROWS"
+    )
+
+
+RELATION_TYPES_BY_NAME = (
+    "MATCH (r:RelationType) WHERE r.name IN $names "
+    "RETURN r.name AS name, r.type AS type, elementId(r) AS key ORDER BY name, key"
+)
+COUNT_DUPLICATE_RELATIONSHIPS = (
+    "MATCH (h:Entity)-[r]->(t:Entity) WITH h, type(r) AS ty, t, count(r) AS c WHERE c > 1 "
+    "RETURN count(*) AS pairs, coalesce(sum(c), 0) - count(*) AS extra"
+)
+DELETE_DUPLICATE_RELATIONSHIPS = (
+    "MATCH (h:Entity)-[r]->(t:Entity) WITH h, type(r) AS ty, t, collect(r) AS rs "
+    "WHERE size(rs) > 1 UNWIND tail(rs) AS extra DELETE extra RETURN count(extra) AS removed"
+)
+
+
+# --- maintenance (tests and benchmarks empty the database between rounds) ------------------
+DELETE_ALL = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+DELETE_MEDIA = "MATCH (n:Media) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+# Run against the system database of a server started with authentication off (reset).
+RESET_PASSWORD = "ALTER USER $user SET PASSWORD $password CHANGE NOT REQUIRED"

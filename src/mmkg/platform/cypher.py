@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import neo4j
@@ -46,13 +47,48 @@ def parse_param(text: str) -> tuple[str, Any]:
     return name.strip(), value
 
 
+@dataclass
+class CypherResult:
+    columns: list[str]
+    rows: list[list[Any]]
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+_COUNTERS = (
+    "nodes_created", "nodes_deleted", "relationships_created", "relationships_deleted",
+    "properties_set", "labels_added", "labels_removed", "indexes_added", "indexes_removed",
+    "constraints_added", "constraints_removed", "system_updates",
+)  # fmt: skip
+
+
 def run_cypher(
-    graph: Graph, statement: str, params: Mapping[str, Any] | None = None
-) -> tuple[list[str], list[list[Any]]]:
+    graph: Graph, statement: str, params: Mapping[str, Any] | None = None, write: bool = False
+) -> CypherResult:
     """Run one statement in an auto-commit transaction (so `CALL {…} IN TRANSACTIONS` works
-    too) and return its column names and rows as plain values."""
-    with translate_errors(graph.uri), graph.driver.session(database=graph.database) as session:
-        result = session.run(neo4j.Query(statement), dict(params or {}))
-        keys = list(result.keys())
-        rows = [[to_plain(v) for v in record.values()] for record in result]
-    return keys, rows
+    too) and return its columns, rows as plain values and the counters of what it changed.
+
+    Read-only unless ``write``: a statement that would write is refused by the server, with
+    nothing changed.
+
+    Raises:
+        QueryError: the statement failed, or it writes and ``write`` is off.
+    """
+    mode = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
+    try:
+        with (
+            translate_errors(graph.uri),
+            graph.driver.session(database=graph.database, default_access_mode=mode) as session,
+        ):
+            result = session.run(neo4j.Query(statement), dict(params or {}))
+            keys = list(result.keys())
+            rows = [[to_plain(v) for v in record.values()] for record in result]
+            summary = result.consume()
+    except QueryError as e:
+        if not write and ("AccessMode" in str(e) or "read access mode" in str(e).lower()):
+            raise QueryError(
+                "this statement writes to the graph and mmkg cypher runs read-only by default; "
+                "run it again with --write"
+            ) from e
+        raise
+    counters = {name: int(getattr(summary.counters, name, 0) or 0) for name in _COUNTERS}
+    return CypherResult(keys, rows, {k: v for k, v in counters.items() if v})

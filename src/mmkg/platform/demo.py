@@ -12,7 +12,7 @@ from typing import Any
 
 from mmkg.platform.cypher import run_cypher
 from mmkg.platform.ingest import IngestSummary, ingest_entities, ingest_triples
-from mmkg.platform.schema import apply_schema
+from mmkg.platform.schema import require_schema
 from mmkg.platform.stats import graph_stats
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
@@ -47,7 +47,7 @@ class DemoResult:
 
 def load_demo(graph: Graph, settings: Settings, show_progress: bool | None = None) -> DemoResult:
     """Apply the schema, load the demo graph (idempotently), and run the sample query."""
-    apply_schema(graph)
+    require_schema(graph)
     folder = demo_data_dir()
     entities = ingest_entities(
         graph, folder / "entities.tsv", settings, strict=True, show_progress=show_progress
@@ -55,10 +55,11 @@ def load_demo(graph: Graph, settings: Settings, show_progress: bool | None = Non
     triples = ingest_triples(
         graph, folder / "triples.tsv", settings, strict=True, show_progress=show_progress
     )
-    columns, rows = run_cypher(graph, SAMPLE_QUERY, SAMPLE_PARAMS)
+    sample = run_cypher(graph, SAMPLE_QUERY, SAMPLE_PARAMS)
     return DemoResult(
-        entities, triples, graph_stats(graph), SAMPLE_QUERY, SAMPLE_PARAMS, columns, rows
-    )
+        entities, triples, graph_stats(graph), SAMPLE_QUERY, SAMPLE_PARAMS, sample.columns,
+        sample.rows,
+    )  # fmt: skip
 
 
 # --- the learning half of the demo --------------------------------------------------------
@@ -113,10 +114,9 @@ def demo_embeddings(
     link-prediction query. Idempotent: a run already in the graph is reused."""
     from mmkg.platform.export import export_triples
     from mmkg.platform.kge.config import make_config
-    from mmkg.platform.kge.data import from_export
-    from mmkg.platform.kge.run_dir import read_json
-    from mmkg.platform.kge.trainer import train
-    from mmkg.platform.serving import activate_run, drop_run, get_run, write_run
+    from mmkg.platform.kge.data import from_triple_set
+    from mmkg.platform.kge.trainer import Trainer
+    from mmkg.platform.serving import activate_run, drop_run, get_run, write_artifact
 
     run_dir = settings.home / "runs" / DEMO_RUN_ID
     existing = get_run(graph, DEMO_RUN_ID)
@@ -132,18 +132,23 @@ def demo_embeddings(
             drop_run(graph, DEMO_RUN_ID, force=True)
         if run_dir.exists():
             shutil.rmtree(run_dir)  # our own leftover from an interrupted demo
-        data = from_export(export_triples(graph), seed=0)
+        data = from_triple_set(export_triples(graph).to_triple_set(), seed=0)
         started = time.perf_counter()
-        train(data, make_config("rotate", DEMO_TRAINING), run_dir, show_progress=show_progress)
+        result = Trainer(
+            data, make_config("rotate", DEMO_TRAINING), run_dir, show_progress=show_progress
+        ).fit()
         train_seconds = time.perf_counter() - started
         trained_now = True
-        summary = write_run(
-            graph, run_dir, settings, run_id=DEMO_RUN_ID, activate=True, show_progress=show_progress
-        )
+        # The trained model goes to the graph from memory; the run folder is for people.
+        summary = write_artifact(
+            graph, result.artifact(), settings, run_id=DEMO_RUN_ID, activate=True,
+            show_progress=show_progress, source=str(run_dir),
+        )  # fmt: skip
         write = summary.to_dict()
-        metrics = read_json(run_dir / "metrics.json")
+        metrics = result.metrics
     test = metrics.get("test") if isinstance(metrics, dict) else None
-    columns, rows = run_cypher(graph, PREDICT_QUERY, PREDICT_PARAMS)
+    answer = run_cypher(graph, PREDICT_QUERY, PREDICT_PARAMS)
+    columns, rows = answer.columns, answer.rows
     return DemoEmbeddings(
         run_id=DEMO_RUN_ID,
         run_dir=run_dir,

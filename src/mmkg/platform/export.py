@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ import psutil
 
 from mmkg.errors import ExportError
 from mmkg.graph_schema import queries as Q
+from mmkg.platform import atomic
+from mmkg.platform.kge.triples import TripleSet
 from mmkg.platform.store import Graph
 
 log = logging.getLogger(__name__)
@@ -30,12 +32,15 @@ IntArray = npt.NDArray[np.int64]
 
 @dataclass
 class TripleExport:
-    """Triples as an ``int64`` array of shape ``[n, 3]`` (head, relation, tail) and id maps."""
+    """Triples as an ``int64`` array of shape ``[n, 3]`` (head, relation, tail) and id maps,
+    with each entity's and relation type's element id (``entity_keys``, ``relation_keys``)."""
 
     triples: IntArray
     entity_ids: list[str]
     relation_names: list[str]
     relation_types: list[str]
+    entity_keys: list[str] = field(default_factory=list)
+    relation_keys: list[str] = field(default_factory=list)
 
     @property
     def num_entities(self) -> int:
@@ -45,41 +50,46 @@ class TripleExport:
     def num_relations(self) -> int:
         return len(self.relation_names)
 
+    def to_triple_set(self) -> TripleSet:
+        """The neutral form training takes; the element ids travel on to the write-back."""
+        return TripleSet(
+            triples=self.triples,
+            entity_ids=list(self.entity_ids),
+            relation_names=list(self.relation_names),
+            entity_keys=list(self.entity_keys) if self.entity_keys else None,
+            relation_keys=list(self.relation_keys) if self.relation_keys else None,
+        )
+
 
 @dataclass
 class _Snapshot:
-    sorted_nids: IntArray
-    index_of_sorted: IntArray
+    index_of_key: dict[str, int]
     entity_ids: list[str]
+    entity_keys: list[str]
     relations: list[dict[str, Any]]
 
 
 def _snapshot(tx: neo4j.ManagedTransaction) -> _Snapshot:
     record = tx.run(Q.EXPORT_ENTITIES).single()
-    nids = np.asarray(record["nids"] if record else [], dtype=np.int64)
+    keys: list[str] = list(record["keys"]) if record else []
     ids: list[str] = list(record["ids"]) if record else []
     order = sorted(range(len(ids)), key=ids.__getitem__)
     entity_ids = [ids[i] for i in order]
-    # position[k] = index (in sorted-id order) of the k-th returned node
-    position = np.empty(len(ids), dtype=np.int64)
-    position[np.asarray(order, dtype=np.int64)] = np.arange(len(ids), dtype=np.int64)
-    by_nid = np.argsort(nids, kind="stable")
-    relations = [r.data() for r in tx.run(Q.RELATION_TYPES)]
-    return _Snapshot(nids[by_nid], position[by_nid], entity_ids, relations)
+    entity_keys = [keys[i] for i in order]
+    relations = [r.data() for r in tx.run(Q.EXPORT_RELATION_TYPES)]
+    return _Snapshot({k: i for i, k in enumerate(entity_keys)}, entity_ids, entity_keys, relations)
 
 
-def _map(snapshot: _Snapshot, nids: list[int]) -> IntArray:
-    arr = np.asarray(nids, dtype=np.int64)
-    where = np.searchsorted(snapshot.sorted_nids, arr)
-    return snapshot.index_of_sorted[where]
+def _map(snapshot: _Snapshot, keys: list[str]) -> IntArray:
+    index = snapshot.index_of_key
+    return np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))
 
 
 def iter_triple_blocks(graph: Graph) -> Iterator[tuple[TripleExport, int, IntArray, IntArray]]:
     """Yield ``(header, relation_index, heads, tails)`` per relation type.
 
     ``header`` carries the id maps (its ``triples`` is empty). All blocks come from one read
-    transaction, hence one consistent state of the graph. Internal node ids travel instead of
-    string ids and are mapped to indices with numpy, so no Python object is built per triple.
+    transaction, hence one consistent state of the graph.
     """
 
     def work(
@@ -91,6 +101,8 @@ def iter_triple_blocks(graph: Graph) -> Iterator[tuple[TripleExport, int, IntArr
             entity_ids=snapshot.entity_ids,
             relation_names=[r["name"] for r in snapshot.relations],
             relation_types=[r["type"] for r in snapshot.relations],
+            entity_keys=snapshot.entity_keys,
+            relation_keys=[r["key"] for r in snapshot.relations],
         )
         index_of_type = {r["type"]: i for i, r in enumerate(snapshot.relations)}
         blocks = []
@@ -107,9 +119,9 @@ def iter_triple_blocks(graph: Graph) -> Iterator[tuple[TripleExport, int, IntArr
         yield header, index, heads, tails
 
 
-# Client-side bytes per exported triple: two lists of Python ints from the driver (pointer and
-# int object each) plus the int64 arrays built from them.
-_BYTES_PER_TRIPLE = 2 * (8 + 32) + 6 * 8
+# Client-side bytes per exported triple: two lists of element-id strings from the driver
+# (pointer and str object of about 45 characters each) plus the int64 arrays built from them.
+_BYTES_PER_TRIPLE = 2 * (8 + 95) + 6 * 8
 
 
 def estimate_export_bytes(graph: Graph) -> int:
@@ -170,10 +182,6 @@ def write_export(export: TripleExport, out_dir: Path) -> dict[str, Any]:
         "meta.json": json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
     }
     for name, text in files.items():
-        tmp = out_dir / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out_dir / name)
-    tmp = out_dir / ".triples.tmp.npy"
-    np.save(tmp, t)
-    tmp.replace(out_dir / "triples.npy")
+        atomic.write_text(out_dir / name, text)
+    atomic.save_npy(out_dir / "triples.npy", t)
     return meta

@@ -35,16 +35,17 @@ class RelationTypeMap:
             assigned = assign_relation_types(missing, taken=self.by_name.values())
             rows = [{"name": n, "type": t} for n, t in sorted(assigned.items())]
             try:
-                stored = self.graph.write_rows(Q.CREATE_RELATION_TYPES, {"rows": rows})
+                stored, counters = self.graph.write_result(Q.CREATE_RELATION_TYPES, {"rows": rows})
             except QueryError as e:
                 # Another loader took one of these types in the meantime: reload and retry.
                 log.info("relation type mapping changed concurrently (%s); retrying", e)
                 self.refresh()
                 missing = wanted - self.by_name.keys()
                 continue
+            # What this transaction created, not what it asked for: a concurrent loader may
+            # have created the same mapping a moment earlier.
+            self.created += counters.nodes_created
             for row in stored:
-                if row["name"] not in self.by_name:
-                    self.created += int(assigned.get(row["name"]) == row["type"])
                 self.by_name[row["name"]] = validate_identifier(row["type"], "relationship type")
             missing = wanted - self.by_name.keys()
         if missing:

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmkg.errors import SchemaError
+from mmkg.errors import QueryError, SchemaError
 from mmkg.graph_schema import MIGRATIONS, SCHEMA_VERSION
 from mmkg.graph_schema import queries as Q
 from mmkg.platform.store import Graph
@@ -47,6 +47,20 @@ def apply_schema(graph: Graph, await_seconds: int = 300) -> SchemaReport:
     """
     done = applied_migrations(graph)
     applied_now = []
+    pending = [m for m in MIGRATIONS if m.version not in done]
+    if pending:
+        from mmkg.platform.schema_repair import describe_duplicates, find_duplicates
+
+        found = find_duplicates(graph)
+        if found:
+            raise SchemaError(
+                "the graph holds nodes that the schema's uniqueness constraints forbid, "
+                f"so they cannot be created: {describe_duplicates(found)}. They were most "
+                "likely made by loads that ran before the schema was applied. "
+                "`mmkg schema repair --dry-run` shows how each would be merged; "
+                "`mmkg schema repair` merges them (deterministically, keeping every "
+                "relationship and property), then run `mmkg schema apply` again"
+            )
     for migration in MIGRATIONS:
         recorded = done.get(migration.version)
         if recorded is not None:
@@ -60,7 +74,15 @@ def apply_schema(graph: Graph, await_seconds: int = 300) -> SchemaReport:
         log.info("applying schema migration %d: %s", migration.version, migration.description)
         for statement in migration.statements:
             # Schema commands cannot share a transaction with data writes.
-            graph.run_autocommit(statement)
+            try:
+                graph.run_autocommit(statement)
+            except QueryError as e:
+                if "ConstraintCreationFailed" in str(e) or "already exists" in str(e).lower():
+                    raise SchemaError(
+                        f"schema migration {migration.version} could not be applied ({e}); "
+                        "if another load wrote duplicates meanwhile, run `mmkg schema repair`"
+                    ) from e
+                raise
         graph.write(
             Q.RECORD_MIGRATION,
             {
@@ -86,4 +108,33 @@ def describe_schema(graph: Graph) -> SchemaReport:
         migrations=[done[v] for v in sorted(done)],
         constraints=graph.read(Q.SHOW_CONSTRAINTS),
         indexes=graph.read(Q.SHOW_INDEXES),
+    )
+
+
+def require_schema(graph: Graph) -> None:
+    """Make sure the graph's schema is current before a write: every write path calls this.
+
+    Without the uniqueness constraints, concurrent loads duplicate entities. The managed server
+    gets its schema when it starts (and here, should it be missing); on a server mmkg did not
+    start, pending migrations are an error that names the fix, since applying a schema is the
+    administrator's decision.
+
+    Raises:
+        SchemaError: pending migrations on a server mmkg does not manage.
+    """
+    if graph.schema_current:
+        return
+    done = applied_migrations(graph)
+    if all(m.version in done for m in MIGRATIONS):
+        graph.schema_current = True
+        return
+    if graph.managed:
+        apply_schema(graph)
+        graph.schema_current = True
+        return
+    version = max(done, default=0)
+    raise SchemaError(
+        f"the graph at {graph.uri} has schema version {version}, this mmkg writes to version "
+        f"{SCHEMA_VERSION}; apply it first with `mmkg schema apply` (safe to run at any time; "
+        "it creates the constraints that keep concurrent loads from duplicating entities)"
     )

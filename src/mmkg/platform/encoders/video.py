@@ -26,6 +26,9 @@ SAMPLINGS = ("uniform", "scenes")
 POOLINGS = ("mean", "max", "attention")
 # Longer clips are sampled by seeking instead of decoding every frame.
 _DECODE_ALL_FRAMES = 3000
+# Sampled frames are scaled while decoding so their long side is at most this (encoders look at
+# 224-384 pixels); memory stays bounded for 4K clips.
+MAX_FRAME_SIDE = 448
 
 
 @dataclass
@@ -89,17 +92,59 @@ def probe_video(path: Path) -> VideoProbe:
         raise DataError(f"not a decodable video ({type(e).__name__}: {e})") from None
 
 
-def _decode_all(path: Path) -> list[tuple[float, Image.Image]]:
+def _small(frame: Any) -> Image.Image:
+    """A decoded frame as an RGB image no larger than MAX_FRAME_SIDE: scaled while decoding,
+    so a 4K clip never holds full-resolution frames."""
+    w, h = int(frame.width), int(frame.height)
+    scale = min(1.0, MAX_FRAME_SIDE / max(w, h, 1))
+    if scale < 1.0:
+        frame = frame.reformat(width=max(2, round(w * scale)), height=max(2, round(h * scale)))
+    image: Image.Image = frame.to_image()
+    return image
+
+
+def _frame_times(path: Path) -> list[float]:
+    """Presentation time of every frame (one cheap pass, nothing kept but the times)."""
+    import av
+
+    times: list[float] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        base = float(stream.time_base or 0)
+        for frame in container.decode(stream):
+            times.append(frame.pts * base if frame.pts is not None else float(len(times)))
+    return times
+
+
+def _decode_picked(path: Path, picked: set[int]) -> list[tuple[float, Image.Image]]:
+    """Decode the clip once, keeping (downscaled) only the frames whose index is in ``picked``."""
     import av
 
     out: list[tuple[float, Image.Image]] = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         base = float(stream.time_base or 0)
-        for frame in container.decode(stream):
-            t = frame.pts * base if frame.pts is not None else float(len(out))
-            out.append((t, frame.to_image()))  # type: ignore[no-untyped-call]
+        for i, frame in enumerate(container.decode(stream)):
+            if i in picked:
+                t = frame.pts * base if frame.pts is not None else float(i)
+                out.append((t, _small(frame)))
+                if len(out) == len(picked):
+                    break
     return out
+
+
+def _thumbnails(path: Path) -> list[np.ndarray[Any, Any]]:
+    """16×16 greyscale thumbnails of every frame, for shot detection (a few hundred bytes each)."""
+    import av
+
+    thumbs: list[np.ndarray[Any, Any]] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            small = frame.reformat(width=16, height=16, format="gray")
+            thumbs.append(np.asarray(small.to_ndarray(), dtype=np.float32).reshape(16, -1)[:, :16])
+    return thumbs
 
 
 def _seek_sample(path: Path, n: int, duration: float) -> list[tuple[float, Image.Image]]:
@@ -114,20 +159,18 @@ def _seek_sample(path: Path, n: int, duration: float) -> list[tuple[float, Image
             container.seek(target, stream=stream, backward=True, any_frame=False)
             for frame in container.decode(stream):
                 if frame.pts is not None and frame.pts >= target:
-                    out.append((frame.pts * base, frame.to_image()))  # type: ignore[no-untyped-call]
+                    out.append((frame.pts * base, _small(frame)))
                     break
     return out
 
 
-def _scene_picks(frames: list[Image.Image], n: int) -> list[int]:
+def _scene_picks(thumbs: list[np.ndarray[Any, Any]], n: int) -> list[int]:
     """Indices: the first frame of each of the n-1 largest cuts, topped up uniformly."""
-    thumbs = np.stack(
-        [np.asarray(f.convert("L").resize((16, 16)), dtype=np.float32) for f in frames]
-    )
-    change = np.abs(np.diff(thumbs, axis=0)).mean(axis=(1, 2))
+    stack = np.stack(thumbs)
+    change = np.abs(np.diff(stack, axis=0)).mean(axis=(1, 2))
     cuts = (np.argsort(-change)[: max(n - 1, 0)] + 1).tolist() if len(change) else []
     picks = sorted({0, *cuts})
-    for i in np.linspace(0, len(frames) - 1, num=n).round().astype(int):
+    for i in np.linspace(0, len(thumbs) - 1, num=n).round().astype(int):
         if len(picks) >= n:
             break
         if int(i) not in picks:
@@ -138,6 +181,11 @@ def _scene_picks(frames: list[Image.Image], n: int) -> list[int]:
 def sample_frames(
     path: Path, probe: VideoProbe, n: int, sampling: str = "uniform"
 ) -> list[tuple[float, Image.Image]]:
+    """``n`` frames as ``(time, image)``, each at most MAX_FRAME_SIDE pixels on its long side.
+
+    Only the sampled frames are ever kept: memory is bounded by ``n`` small images whatever
+    the clip's length or resolution. Long clips are sampled by seeking.
+    """
     if sampling not in SAMPLINGS:
         raise DataError(f"video sampling must be one of {', '.join(SAMPLINGS)}, not {sampling!r}")
     import av
@@ -145,15 +193,14 @@ def sample_frames(
     try:
         if probe.frames > _DECODE_ALL_FRAMES and probe.duration:
             picked = _seek_sample(path, n, probe.duration)
+        elif sampling == "scenes":
+            thumbs = _thumbnails(path)
+            picked = _decode_picked(path, set(_scene_picks(thumbs, n))) if thumbs else []
         else:
-            every = _decode_all(path)
-            if not every:
-                picked = []
-            elif sampling == "scenes":
-                picked = [every[i] for i in _scene_picks([f for _, f in every], n)]
-            else:
-                idx = np.linspace(0, len(every) - 1, num=min(n, len(every))).round().astype(int)
-                picked = [every[i] for i in idx]
+            # The container's frame count saves a decoding pass; count when it has none.
+            count = probe.frames or len(_frame_times(path))
+            idx = np.linspace(0, max(count - 1, 0), num=min(n, count)).round().astype(int)
+            picked = _decode_picked(path, {int(i) for i in idx}) if count else []
     except (av.FFmpegError, ValueError, OSError, EOFError) as e:
         raise DataError(f"video decoding failed ({type(e).__name__}: {e})") from None
     if not picked:

@@ -1,4 +1,4 @@
-"""What every loader shares: line decoding, rejects, the summary, batching."""
+"""What every loader shares: the summary, rejects and their threshold, batching."""
 
 from __future__ import annotations
 
@@ -12,28 +12,13 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from mmkg.errors import IngestError
+from mmkg.platform.readers.lines import Reject
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _MAX_SHOWN_REJECTS = 10
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class Reject:
-    """A malformed input record: where it is, what is wrong, and its text."""
-
-    source: str
-    line: int
-    reason: str
-    text: str = ""
-
-    def where(self) -> str:
-        return f"{self.source}:{self.line}"
-
-    def __str__(self) -> str:
-        return f"{self.where()}: {self.reason}"
+_THRESHOLD = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(%?)\s*")
 
 
 @dataclass
@@ -50,6 +35,7 @@ class IngestSummary:
     relation_types_created: int = 0
     rejected: int = 0
     rejects_file: str | None = None
+    repeated_ids: int = 0
     seconds: float = 0.0
     started: float = field(default_factory=time.perf_counter, repr=False)
 
@@ -63,8 +49,78 @@ class IngestSummary:
         return data
 
 
+@dataclass(frozen=True)
+class RejectThreshold:
+    """How many rejected records a load tolerates: a count (``"10"``) or a share (``"5%"``).
+
+    ``None`` (the default) tolerates any number short of all of them: a load in which every
+    record was rejected loaded nothing and is an error.
+    """
+
+    count: int | None = None
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> RejectThreshold:
+        if text is None or not str(text).strip():
+            return cls()
+        match = _THRESHOLD.fullmatch(str(text))
+        if not match:
+            raise IngestError(f"--max-rejects must be a count (10) or a share (5%), not {text!r}")
+        value, percent = float(match.group(1)), bool(match.group(2))
+        if percent:
+            if value > 100:
+                raise IngestError(f"--max-rejects {text}: a share cannot exceed 100%")
+            return cls(percent=value)
+        if value != int(value):
+            raise IngestError(f"--max-rejects {text}: a count must be a whole number")
+        return cls(count=int(value))
+
+    @property
+    def explicit(self) -> bool:
+        return self.count is not None or self.percent is not None
+
+    def exceeded(self, rejected: int, total: int) -> bool:
+        if total == 0:
+            return False
+        if self.count is not None:
+            return rejected > self.count
+        if self.percent is not None:
+            return 100.0 * rejected / total > self.percent
+        return rejected == total
+
+    def describe(self) -> str:
+        if self.count is not None:
+            return f"at most {self.count} rejected"
+        if self.percent is not None:
+            return f"at most {self.percent:g}% rejected"
+        return "not every record rejected"
+
+
+def check_threshold(
+    threshold: RejectThreshold, rejects: Sequence[Reject], rejected: int, total: int, source: str
+) -> None:
+    """Raise when a load's rejects pass its threshold, naming the first ones."""
+    if not threshold.exceeded(rejected, total):
+        return
+    shown = "\n".join(f"  {r}" for r in rejects[:_MAX_SHOWN_REJECTS])
+    more = f"\n  … and {rejected - len(rejects[:_MAX_SHOWN_REJECTS])} more" if rejected > 10 else ""
+    what = (
+        f"all {total} records of {source} were rejected"
+        if rejected == total
+        else f"{rejected} of {total} records of {source} were rejected"
+    )
+    raise IngestError(
+        f"{what} ({threshold.describe()} allowed); nothing was written:\n{shown}{more}"
+    )
+
+
 class RejectLog:
-    """Collects rejects and writes them to a TSV file, created only when there is one."""
+    """Collects rejects and writes them to a TSV file, created only when there is one.
+
+    Rows end in CRLF, so that a cell holding a bare carriage return (like one holding a tab or
+    a newline) is quoted and a reject stays one row for a CSV reader.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -81,8 +137,8 @@ class RejectLog:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            self._writer = csv.writer(self._fh, delimiter="\t", lineterminator="\n")
-            self._writer.writerow(["source", "line", "reason", "text"])
+            self._writer = csv.writer(self._fh, delimiter="\t", lineterminator="\r\n")
+            self._writer.writerow(["source", reject.unit, "reason", "text"])
         self._writer.writerow([reject.source, reject.line, reject.reason, reject.text[:2000]])
 
     def close(self) -> None:
@@ -107,58 +163,6 @@ def require_file(path: Path) -> None:
     """Fail early, before any counting or writing, when the input file is not there."""
     if not path.is_file():
         raise IngestError(f"cannot read {path}: no such file")
-
-
-def iter_text_lines(path: Path) -> Iterator[tuple[int, str | None, bytes]]:
-    """Yield ``(line_number, text, raw)`` for each line; ``text`` is None when not UTF-8.
-
-    Lines are decoded one by one so that one bad byte rejects one line, not the file.
-    """
-    try:
-        fh = open(path, "rb")  # noqa: SIM115
-    except OSError as e:
-        raise IngestError(f"cannot read {path}: {e.strerror}") from e
-    with fh:
-        for number, raw in enumerate(fh, start=1):
-            stripped = raw.rstrip(b"\r\n")
-            if number == 1 and stripped.startswith(b"\xef\xbb\xbf"):
-                stripped = stripped[3:]  # a UTF-8 byte-order mark
-            try:
-                yield number, stripped.decode("utf-8"), stripped
-            except UnicodeDecodeError:
-                yield number, None, stripped
-
-
-def iter_records(path: Path) -> Iterator[tuple[int, str] | Reject]:
-    """Non-blank lines as ``(line_number, text)``; a line that is not UTF-8 as a Reject."""
-    source = str(path)
-    for number, text, raw in iter_text_lines(path):
-        if text is None:
-            yield bad_encoding(source, number, raw)
-        elif text.strip():
-            yield number, text
-
-
-def bad_encoding(source: str, number: int, raw: bytes) -> Reject:
-    try:
-        raw.decode("utf-8")
-        position = -1
-    except UnicodeDecodeError as e:
-        position = e.start
-    return Reject(
-        source, number, f"bad encoding: not UTF-8 (byte {position})", raw.decode("utf-8", "replace")
-    )
-
-
-def check_field(value: str, what: str, limit: int) -> str | None:
-    """The reason a field is unusable, or None when it is fine."""
-    if not value:
-        return f"empty {what}"
-    if len(value) > limit:
-        return f"{what} too long ({len(value)} characters, limit {limit})"
-    if _CONTROL.search(value):
-        return f"{what} contains a control character"
-    return None
 
 
 def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -11,20 +11,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmkg.errors import RetryableError
+from mmkg.errors import Neo4jUnavailableError, RetryableError
 from mmkg.graph_schema import queries as Q
 from mmkg.platform.ingest.common import (
     IngestSummary,
-    Reject,
     RejectLog,
+    RejectThreshold,
     batched,
+    check_threshold,
     default_rejects_path,
     require_file,
     strict_failure,
 )
-from mmkg.platform.ingest.triple_reader import Triple, TripleFormat, TripleOrder, read_triples
 from mmkg.platform.progress import count_lines, progress
+from mmkg.platform.readers.lines import Reject
+from mmkg.platform.readers.triples import Triple, TripleFormat, TripleOrder, read_triples
 from mmkg.platform.relation_types import RelationTypeMap
+from mmkg.platform.schema import require_schema
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 
@@ -34,16 +37,19 @@ log = logging.getLogger(__name__)
 CHUNK_TRIPLES = 1_000_000
 
 
-def _check_strict(path: Path, fmt: TripleFormat, order: TripleOrder, limit: int) -> None:
+def _scan(
+    path: Path, fmt: TripleFormat, order: TripleOrder, limit: int
+) -> tuple[list[Reject], int, int]:
+    """The first rejects, how many lines were rejected, and how many records there are."""
     rejects: list[Reject] = []
-    total = 0
+    rejected = total = 0
     for item in read_triples(path, fmt, order, limit):
+        total += 1
         if isinstance(item, Reject):
-            total += 1
+            rejected += 1
             if len(rejects) < 10:
                 rejects.append(item)
-    if total:
-        raise strict_failure(rejects, total, str(path))
+    return rejects, rejected, total
 
 
 def ingest_triples(
@@ -55,21 +61,34 @@ def ingest_triples(
     strict: bool = False,
     rejects_path: Path | None = None,
     show_progress: bool | None = None,
+    max_rejects: str | RejectThreshold | None = None,
 ) -> IngestSummary:
     """Load a triple file into the graph; idempotent, and resumable by running it again.
 
     Every relationship is MERGEd, so a re-run (or a run after a crash) creates only what is
-    missing. Malformed lines are skipped and written to a rejects file, or, with ``strict``,
-    fail the load before anything is written.
+    missing. Malformed lines are skipped and written to a rejects file. With ``strict`` any
+    malformed line, and with ``max_rejects`` (``"10"`` or ``"5%"``) more than that many, fail
+    the load before anything is written; a file whose every line is malformed always fails.
 
     Raises:
-        IngestError: unreadable file, or malformed lines under ``strict``.
+        IngestError: unreadable, UTF-16 or binary file, or too many malformed lines.
+        Neo4jUnavailableError: the server went away mid-load (re-running completes the load).
+        SchemaError: the graph's schema is not applied (a server mmkg did not start).
     """
     path = Path(path)
     require_file(path)
+    threshold = (
+        max_rejects
+        if isinstance(max_rejects, RejectThreshold)
+        else RejectThreshold.parse(max_rejects)
+    )
     summary = IngestSummary(source=str(path), kind="triples")
-    if strict:
-        _check_strict(path, fmt, order, settings.max_field_chars)
+    if strict or threshold.explicit:
+        first, rejected, total = _scan(path, fmt, order, settings.max_field_chars)
+        if strict and rejected:
+            raise strict_failure(first, rejected, str(path))
+        check_threshold(threshold, first, rejected, total, str(path))
+    require_schema(graph)
     rejects = RejectLog(rejects_path or default_rejects_path(settings.home, path))
     types = RelationTypeMap(graph)
     state = _LoadState()
@@ -87,13 +106,19 @@ def ingest_triples(
                     chunk = []
         if chunk:
             _write_chunk(graph, chunk, types, state, summary, settings, bar, pool)
+    except Neo4jUnavailableError as e:
+        raise Neo4jUnavailableError(
+            f"lost Neo4j during the load of {path} after {summary.records} triples were written "
+            f"({e}); the load is idempotent: run the same command again once the server is "
+            "back and it completes what is missing"
+        ) from e
     finally:
         pool.shutdown()
         rejects.close()
         bar.close()
     summary.rejected = rejects.count
     summary.rejects_file = rejects.written_to
-    summary.entities_present = len(state.node_ids) - summary.entities_created
+    summary.entities_present = len(state.node_keys) - summary.entities_created
     summary.relationships_present = summary.records - summary.relationships_created
     summary.relation_types_created = types.created
     if rejects.count:
@@ -103,6 +128,10 @@ def ingest_triples(
             rejects.first[0],
             rejects.path,
         )
+    # Every line rejected: nothing was loaded, which must not look like success.
+    check_threshold(
+        RejectThreshold(), rejects.first, rejects.count, rejects.count + summary.records, str(path)
+    )
     return summary.finish()
 
 
@@ -110,8 +139,8 @@ def ingest_triples(
 class _LoadState:
     """What one load remembers across chunks."""
 
-    node_ids: dict[str, int] = field(default_factory=dict)  # entity id -> internal node id
-    fresh: set[int] = field(default_factory=set)  # nodes this load created
+    node_keys: dict[str, str] = field(default_factory=dict)  # entity id -> element id
+    fresh: set[str] = field(default_factory=set)  # nodes this load created
 
 
 def _merge_entities(
@@ -119,12 +148,12 @@ def _merge_entities(
 ) -> None:
     ids = {h for h, _, _ in chunk}
     ids.update(t for _, _, t in chunk)
-    new_ids = sorted(ids.difference(state.node_ids))
+    new_ids = sorted(ids.difference(state.node_keys))
     for id_batch in batched(new_ids, batch):
         rows, counters = graph.write_result(Q.MERGE_ENTITIES, {"ids": list(id_batch)})
-        nids, existed = rows[0]["nids"], rows[0]["existed"]
-        state.node_ids.update(zip(id_batch, nids, strict=True))
-        state.fresh.update(n for n, old in zip(nids, existed, strict=True) if not old)
+        keys, existed = rows[0]["keys"], rows[0]["existed"]
+        state.node_keys.update(zip(id_batch, keys, strict=True))
+        state.fresh.update(k for k, old in zip(keys, existed, strict=True) if not old)
         summary.entities_created += counters.nodes_created
 
 
@@ -148,26 +177,28 @@ def _write_chunk(
     batch = settings.ingest_batch_size
     _merge_entities(graph, chunk, state, summary, batch)
     rel_types = types.types_for({r for _, r, _ in chunk})
-    node_ids, fresh = state.node_ids, state.fresh
-    new_pairs: dict[str, list[list[int]]] = defaultdict(list)
-    old_pairs: dict[str, list[list[int]]] = defaultdict(list)
+    keys, fresh = state.node_keys, state.fresh
+    new_pairs: dict[str, list[list[str]]] = defaultdict(list)
+    old_pairs: dict[str, list[list[str]]] = defaultdict(list)
     for h, r, t in chunk:
-        pair = [node_ids[h], node_ids[t]]
+        pair = [keys[h], keys[t]]
         (new_pairs if pair[0] in fresh or pair[1] in fresh else old_pairs)[rel_types[r]].append(
             pair
         )
 
-    def merge(job: tuple[str, Sequence[list[int]]]) -> int:
+    def merge(job: tuple[str, Sequence[list[str]]]) -> int:
         counters = graph.write(Q.merge_triples(job[0]), {"pairs": list(job[1])})
         bar.update(len(job[1]))
         return int(counters.relationships_created)
 
-    def jobs(pairs: dict[str, list[list[int]]]) -> list[tuple[str, Sequence[list[int]]]]:
+    def jobs(pairs: dict[str, list[list[str]]]) -> list[tuple[str, Sequence[list[str]]]]:
         return [(t, part) for t in sorted(pairs) for part in batched(pairs[t], batch)]
 
-    def merge_or_defer(job: tuple[str, Sequence[list[int]]]) -> int | None:
+    def merge_or_defer(job: tuple[str, Sequence[list[str]]]) -> int | None:
         try:
             return merge(job)
+        except Neo4jUnavailableError:
+            raise  # the server is gone: no point in trying the batch again here
         except RetryableError:
             return None  # deadlocked past the driver's retries: redone by the single writer
 

@@ -1,4 +1,10 @@
-"""One validated training configuration, with documented defaults per model."""
+"""One validated training configuration, with documented defaults per model.
+
+Validating a configuration imports no tensor library: the model specs it checks against live in
+:mod:`mmkg.platform.kge.specs`. Each field's ``description`` is its documentation, and ``mmkg
+train`` builds its command-line options from these fields (``flag``/``short`` name them where
+the field name alone would not read well), so an option is declared once, here.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mmkg.errors import ConfigError
+from mmkg.platform.kge.specs import model_spec
 
 Training = Literal["slcwa", "kvsall", "1vsall"]
 Loss = Literal["margin", "logistic", "softplus", "bce", "ce"]
 Regularizer = Literal["none", "l2", "n3"]
 Sampler = Literal["uniform", "degree"]
 Init = Literal["uniform", "normal", "xavier"]
+Optimizer = Literal["adagrad", "adagrad_elementwise", "adam"]
+SLCWA_LOSSES = ("margin", "logistic", "softplus")
+ALL_ENTITY_LOSSES = ("bce", "ce")
+
+
+def _cli(flag: str | None = None, short: str | None = None) -> dict[str, Any]:
+    return {"cli": {"flag": flag, "short": short}}
 
 
 class TrainConfig(BaseModel):
@@ -20,31 +34,47 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str
+    model: str = Field(description="transe_l1, transe_l2 (transe), distmult, complex or rotate.")
     dim: int = Field(
         gt=0,
         description="Real numbers per entity vector (complex models: 2 per complex dimension).",
+        json_schema_extra=_cli(short="-d"),
     )
     gamma: float = Field(12.0, description="Margin inside distance scores (TransE, RotatE).")
-    training: Training = "slcwa"
-    loss: Loss = "logistic"
+    training: Training = Field("slcwa", description="slcwa, kvsall or 1vsall.")
+    loss: Loss = Field(
+        "logistic", description="margin, logistic, softplus (slcwa); bce, ce (kvsall/1vsall)."
+    )
     margin: float = Field(1.0, gt=0, description="Margin of the margin ranking loss.")
     adversarial_temperature: float = Field(
-        1.0, ge=0, description="Self-adversarial negative weighting; 0 turns it off."
+        1.0,
+        ge=0,
+        description="Self-adversarial negative weighting; 0 turns it off.",
+        json_schema_extra=_cli("--adv-temperature"),
     )
-    negatives: int = Field(256, gt=0, description="Negatives per chunk of positives (sLCWA).")
+    negatives: int = Field(
+        256,
+        gt=0,
+        description="Negatives per chunk of positives (sLCWA).",
+        json_schema_extra=_cli(short="-n"),
+    )
     neg_chunk_size: int = Field(
         256, gt=0, description="Positives that share one set of negatives (sLCWA)."
     )
-    neg_sampler: Sampler = "uniform"
-    label_smoothing: float = Field(0.0, ge=0, lt=1, description="KvsAll targets.")
-    batch_size: int = Field(1024, gt=0)
-    epochs: int = Field(100, gt=0)
-    lr: float = Field(0.1, gt=0)
-    optimizer: Literal["adagrad", "adagrad_elementwise", "adam"] = "adagrad"
-    regularizer: Regularizer = "none"
-    reg_weight: float = Field(0.0, ge=0)
-    init: Init = "uniform"
+    neg_sampler: Sampler = Field("uniform", description="uniform or degree.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="KvsAll/1vsAll targets.")
+    batch_size: int = Field(
+        1024, gt=0, description="Positives per step.", json_schema_extra=_cli(short="-b")
+    )
+    epochs: int = Field(100, gt=0, description="Passes over the training triples.",
+                        json_schema_extra=_cli(short="-e"))  # fmt: skip
+    lr: float = Field(0.1, gt=0, description="Learning rate.")
+    optimizer: Optimizer = Field(
+        "adagrad", description="adagrad (row-wise), adagrad_elementwise or adam (lazy)."
+    )
+    regularizer: Regularizer = Field("none", description="none, l2 or n3.")
+    reg_weight: float = Field(0.0, ge=0, description="Weight of the regulariser.")
+    init: Init = Field("uniform", description="uniform, normal or xavier initialisation.")
     init_scale: float | None = Field(
         None, gt=0, description="Initial range; default (gamma + 2) / dim as DGL-KE."
     )
@@ -54,8 +84,8 @@ class TrainConfig(BaseModel):
     reciprocal: bool = Field(
         False, description="Inverse relations r⁻¹ predict heads as tails (KvsAll, 1vsAll)."
     )
-    seed: int = 0
-    device: str = "cpu"
+    seed: int = Field(0, description="Seed of every random draw: a run is reproducible.")
+    device: str = Field("cpu", description="cpu or cuda[:n].")
     num_procs: int = Field(
         0, ge=0, description="Hogwild processes on CPU; 0 = one per core; 1 = deterministic."
     )
@@ -76,13 +106,12 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
-        from mmkg.platform.kge.models import model_spec
-
         spec = model_spec(self.model)
+        self.model = spec.name
         if spec.complex and self.dim % 2:
             raise ValueError(f"{self.model} needs an even dim (pairs of real and imaginary parts)")
         if self.training == "slcwa":
-            if self.loss not in ("margin", "logistic", "softplus"):
+            if self.loss not in SLCWA_LOSSES:
                 raise ValueError(f"loss {self.loss!r} is for kvsall/1vsall training")
             if self.reciprocal:
                 raise ValueError("reciprocal relations are for kvsall/1vsall training")
@@ -92,11 +121,11 @@ class TrainConfig(BaseModel):
                     f"{self.training} training predicts heads through reciprocal relations; "
                     "set reciprocal"
                 )
-            if self.loss not in ("bce", "ce"):
+            if self.loss not in ALL_ENTITY_LOSSES:
                 raise ValueError(
                     f"{self.training} training takes loss bce or ce, not {self.loss!r}"
                 )
-            if not spec.bilinear:
+            if not spec.capabilities.matmul_all:
                 raise ValueError(
                     f"{self.training} scores all entities per step; use it with "
                     "distmult or complex (or transe_l2)"
@@ -110,18 +139,19 @@ class TrainConfig(BaseModel):
         return self.init_scale if self.init_scale is not None else (self.gamma + 2.0) / self.dim
 
 
+def describe_errors(e: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors()
+    )
+
+
 def make_config(model: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """The model's documented defaults, then ``overrides`` (``None`` values ignored)."""
-    from mmkg.platform.kge.models import model_spec
-
     spec = model_spec(model)
     values: dict[str, Any] = {"model": spec.name, **spec.defaults}
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    values["model"] = spec.name
     try:
         return TrainConfig(**values)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
-            for err in e.errors()
-        )
-        raise ConfigError(f"invalid training configuration: {problems}") from None
+        raise ConfigError(f"invalid training configuration: {describe_errors(e)}") from None

@@ -1,4 +1,5 @@
-"""Training data: integer triples with id maps, from a TSV folder or from Neo4j's export."""
+"""Training data: integer triples with id maps, from a TSV folder or from a :class:`TripleSet`
+(which the graph export converts into); nothing here imports the database layer."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import numpy as np
 import numpy.typing as npt
 
 from mmkg.errors import DataError
-from mmkg.platform.export import TripleExport
-from mmkg.platform.ingest.common import Reject
-from mmkg.platform.ingest.triple_reader import TripleOrder, read_triples
+from mmkg.platform import atomic
+from mmkg.platform.kge.triples import TripleSet
+from mmkg.platform.readers.lines import Reject
+from mmkg.platform.readers.triples import TripleOrder, read_triples
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,9 @@ class KGDataset:
     order: str = "hrt"
     # Triples per split that name an entity or relation outside the id maps (eval --data).
     unknown: dict[str, int] = field(default_factory=dict)
+    # Element ids of the graph's nodes, aligned with the id lists, when the data came from it.
+    entity_keys: list[str] | None = None
+    relation_keys: list[str] | None = None
 
     @property
     def num_entities(self) -> int:
@@ -160,21 +165,21 @@ def load_folder(folder: Path, order: TripleOrder = "hrt") -> KGDataset:
     return data
 
 
-def from_export(
-    export: TripleExport, valid_fraction: float = 0.05, test_fraction: float = 0.05, seed: int = 0
+def from_triple_set(
+    source: TripleSet, valid_fraction: float = 0.05, test_fraction: float = 0.05, seed: int = 0
 ) -> KGDataset:
-    """Split the graph's triples at random into train/valid/test (reproducible by ``seed``)."""
+    """Split triples at random into train/valid/test (reproducible by ``seed``)."""
     if not 0 <= valid_fraction < 1 or not 0 <= test_fraction < 1:
         raise DataError("valid and test fractions must lie in [0, 1)")
     if valid_fraction + test_fraction >= 1:
         raise DataError("valid + test fractions must leave triples for training")
-    triples = export.triples
+    triples = source.triples
     n = len(triples)
     order = np.random.default_rng(seed).permutation(n)
     n_valid, n_test = int(n * valid_fraction), int(n * test_fraction)
     data = KGDataset(
-        entity_ids=list(export.entity_ids),
-        relation_names=list(export.relation_names),
+        entity_ids=list(source.entity_ids),
+        relation_names=list(source.relation_names),
         valid=triples[order[:n_valid]],
         test=triples[order[n_valid : n_valid + n_test]],
         train=triples[order[n_valid + n_test :]],
@@ -183,19 +188,17 @@ def from_export(
             f"random split {1 - valid_fraction - test_fraction:.2f}/{valid_fraction}/"
             f"{test_fraction}, seed {seed}"
         ],
+        entity_keys=source.entity_keys,
+        relation_keys=source.relation_keys,
     )
     data.check_trainable()
     return data
 
 
-def write_id_maps(data: KGDataset, folder: Path) -> None:
+def write_id_maps(entity_ids: list[str], relation_names: list[str], folder: Path) -> None:
     """``entities.dict`` / ``relations.dict``: ``index<TAB>id`` as in the benchmark releases."""
-    for name, values in (
-        ("entities.dict", data.entity_ids),
-        ("relations.dict", data.relation_names),
-    ):
-        with (folder / name).open("w", encoding="utf-8") as fh:
-            fh.writelines(f"{i}\t{v}\n" for i, v in enumerate(values))
+    for name, values in (("entities.dict", entity_ids), ("relations.dict", relation_names)):
+        atomic.write_text(folder / name, "".join(f"{i}\t{v}\n" for i, v in enumerate(values)))
 
 
 def read_id_map(path: Path) -> list[str]:

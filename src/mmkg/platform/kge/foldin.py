@@ -2,84 +2,70 @@
 
 The base run's entity and relation vectors stay frozen; only the new rows are trained, on the
 triples that link a new entity to the graph, against negatives that replace its known partner.
-The result is a new run folder (the base's rows unchanged, the new rows appended), ready for
-``mmkg embeddings write`` as a new versioned run.
+The base comes as a serving artefact (read back from Neo4j, so any worker can refresh) and the
+result is a new artefact — the base's rows unchanged, the new rows appended — ready to be
+written as a new versioned run.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mmkg.errors import DataError
-from mmkg.platform.export import TripleExport
-from mmkg.platform.kge.data import KGDataset, write_id_maps
-from mmkg.platform.kge.run_dir import (
-    CONFIG,
-    ENTITY_EMB,
-    RELATION_EMB,
-    load_model,
-    read_json,
-    save_array,
-    write_json,
-)
+from mmkg.platform.kge.artifact import ServingArtifact
+from mmkg.platform.kge.interactions import build_interaction
+from mmkg.platform.kge.specs import model_spec
+from mmkg.platform.kge.triples import TripleSet
 
 log = logging.getLogger(__name__)
 
 
 def fold_in(
-    base_run: Path,
-    export: TripleExport,
-    out: Path,
+    base: ServingArtifact,
+    graph_triples: TripleSet,
     epochs: int = 100,
     lr: float = 0.1,
     negatives: int = 32,
     seed: int = 0,
-) -> dict[str, Any]:
-    """Write run folder ``out``: ``base_run`` plus trained rows for the entities of ``export``
-    it lacks. Returns what was done; ``new_entities == 0`` writes nothing.
+) -> tuple[ServingArtifact | None, dict[str, Any]]:
+    """``base`` plus trained rows for the entities of ``graph_triples`` it lacks.
 
-    Raises:
-        DataError: when ``out`` already holds another run.
+    Returns the new artefact (None when there is nothing new) and what was done.
     """
     started = time.perf_counter()
-    model, entity_ids, relation_names = load_model(base_run)
-    known = {e: i for i, e in enumerate(entity_ids)}
-    new_ids = [e for e in export.entity_ids if e not in known]
-    info: dict[str, Any] = {"base": str(base_run), "new_entities": len(new_ids)}
+    known = {e: i for i, e in enumerate(base.entity_ids)}
+    new_ids = [e for e in graph_triples.entity_ids if e not in known]
+    info: dict[str, Any] = {"new_entities": len(new_ids)}
     if not new_ids:
-        return info
-    if out.exists() and any(out.iterdir()):
-        raise DataError(f"{out} already holds files; fold-in writes a new run folder")
-    all_ids = entity_ids + new_ids
+        return None, info
+    all_ids = base.entity_ids + new_ids
     index = {e: i for i, e in enumerate(all_ids)}
-    n_old = len(entity_ids)
-    rel_index = {r: i for i, r in enumerate(relation_names)}
-    ent_map = np.array([index[e] for e in export.entity_ids], dtype=np.int64)
-    rel_map = np.array([rel_index.get(r, -1) for r in export.relation_names], dtype=np.int64)
-    t = export.triples
+    n_old = len(base.entity_ids)
+    rel_index = {r: i for i, r in enumerate(base.relation_names)}
+    ent_map = np.array([index[e] for e in graph_triples.entity_ids], dtype=np.int64)
+    rel_map = np.array([rel_index.get(r, -1) for r in graph_triples.relation_names], dtype=np.int64)
+    t = graph_triples.triples
     h, r, tt = ent_map[t[:, 0]], rel_map[t[:, 1]], ent_map[t[:, 2]]
-    keep = (r >= 0) & ((h >= n_old) | (tt >= n_old))
+    touches_new = (h >= n_old) | (tt >= n_old)
+    keep = (r >= 0) & touches_new
     triples = torch.from_numpy(np.stack([h[keep], r[keep], tt[keep]], axis=1))
     info["triples"] = len(triples)
-    info["skipped_unknown_relation"] = int(((r < 0) & ((h >= n_old) | (tt >= n_old))).sum())
+    info["skipped_unknown_relation"] = int(((r < 0) & touches_new).sum())
     anchored = set(triples[:, 0].tolist()) | set(triples[:, 2].tolist())
     info["unanchored_entities"] = sum(1 for i in range(n_old, len(all_ids)) if i not in anchored)
 
+    interaction = build_interaction(model_spec(base.model), base.dim, base.gamma)
     gen = torch.Generator().manual_seed(seed)
-    old = torch.from_numpy(model.entities.to_numpy()).float()
+    old = torch.from_numpy(base.entities)
     scale = float(old.norm(dim=1).mean()) / max(old.shape[1] ** 0.5, 1.0)
     new = torch.nn.Parameter(torch.randn(len(new_ids), old.shape[1], generator=gen) * scale)
-    rel = model.interaction.prepare_relation(model.relations.all().float()).detach()
+    rel = torch.from_numpy(base.relations)  # already as the formula uses them
     optimizer = torch.optim.Adagrad([new], lr=lr)
-    interaction = model.interaction
     losses: list[float] = []
     if len(triples):
         for _ in range(epochs):
@@ -97,29 +83,19 @@ def fold_in(
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             losses.append(float(loss))
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(base_run / CONFIG, out / CONFIG)
-    ids = KGDataset(
-        entity_ids=all_ids,
-        relation_names=relation_names,
-        train=np.empty((0, 3), dtype=np.int64),
-        valid=np.empty((0, 3), dtype=np.int64),
-        test=np.empty((0, 3), dtype=np.int64),
-        source="fold-in",
-    )
-    write_id_maps(ids, out)
-    save_array(out / ENTITY_EMB, torch.cat([old, new.detach()]).numpy().astype(np.float32))
-    save_array(out / RELATION_EMB, model.relations.to_numpy())
-    base_metrics = (
-        read_json(base_run / "metrics.json") if (base_run / "metrics.json").is_file() else {}
-    )
     info.update(
         epochs=epochs,
         first_loss=round(losses[0], 4) if losses else None,
         last_loss=round(losses[-1], 4) if losses else None,
         seconds=round(time.perf_counter() - started, 3),
     )
+    new_keys = None
+    if base.entity_keys is not None and graph_triples.entity_keys is not None:
+        key_of = dict(zip(graph_triples.entity_ids, graph_triples.entity_keys, strict=True))
+        new_keys = base.entity_keys + [key_of[e] for e in new_ids]
+    grown = np.ascontiguousarray(torch.cat([old, new.detach()]).numpy(), dtype=np.float32)
+    out = base.with_entities(all_ids, grown, new_keys)
     # The base's rows are unchanged, so its evaluation still describes them.
-    write_json(out / "metrics.json", {**base_metrics, "fold_in": info})
-    log.info("folded in %d entities on top of %s", len(new_ids), base_run)
-    return info
+    out.metrics = {**base.metrics, "fold_in": info}
+    log.info("folded in %d entities", len(new_ids))
+    return out, info

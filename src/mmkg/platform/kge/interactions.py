@@ -27,6 +27,8 @@ from torch import Tensor
 
 from mmkg.errors import ConfigError
 from mmkg.platform.kge.kernels import fused, l1_distance, modulus_distance
+from mmkg.platform.kge.specs import ModelSpec
+from mmkg.platform.registry import Registry
 
 _EPS = 1e-9
 
@@ -210,3 +212,16 @@ class RotatE(Interaction):
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "emb_init": self.emb_init}
+
+
+INTERACTIONS: Registry[type[Interaction]] = Registry("interaction")
+INTERACTIONS.add("transe", TransE, "gamma - ||h + r - t||_p (p = 1 or 2)")
+INTERACTIONS.add("distmult", DistMult, "<h, r, t>")
+INTERACTIONS.add("complex", ComplEx, "Re(<h, r, conj t>)")
+INTERACTIONS.add("rotate", RotatE, "gamma - sum_k |h_k r_k - t_k|, |r_k| = 1")
+
+
+def build_interaction(spec: ModelSpec, dim: int, gamma: float) -> Interaction:
+    """The interaction a model spec names, for vectors of width ``dim``."""
+    cls = INTERACTIONS.get(spec.interaction)
+    return cls(dim, gamma, **spec.interaction_kwargs)

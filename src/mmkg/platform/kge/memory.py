@@ -8,8 +8,9 @@ import psutil
 
 from mmkg.errors import ResourceLimitError
 from mmkg.platform.kge.config import TrainConfig
-from mmkg.platform.kge.models import model_spec
+from mmkg.platform.kge.interactions import build_interaction
 from mmkg.platform.kge.optim import OPTIMIZERS
+from mmkg.platform.kge.specs import model_spec
 from mmkg.settings import parse_memory
 
 _F32 = 4
@@ -40,10 +41,10 @@ def estimate_training(
     processes: int = 1,
 ) -> MemoryEstimate:
     spec = model_spec(config.model)
-    interaction = spec.build(config.dim, config.gamma)
+    interaction = build_interaction(spec, config.dim, config.gamma)
     rel_rows = num_relations * (2 if config.reciprocal else 1)
     rel_dim = interaction.relation_dim()
-    opt_row = OPTIMIZERS[config.optimizer].state_bytes_per_row
+    opt_row = OPTIMIZERS.get(config.optimizer).state_bytes_per_row
     tables = (num_entities * config.dim + rel_rows * rel_dim) * _F32
     optimizer = num_entities * opt_row(config.dim) + rel_rows * opt_row(rel_dim)
     batch = config.batch_size

@@ -1,115 +1,28 @@
-"""The model registry and :class:`KGEModel`: representations plus one interaction."""
+""":class:`KGEModel`: representations plus one interaction, and how a config builds one.
+
+Which models exist, what they can do and what they default to is in
+:mod:`mmkg.platform.kge.specs` (no torch needed); the formulas are in
+:mod:`mmkg.platform.kge.interactions`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from mmkg.errors import ConfigError
-from mmkg.platform.kge.interactions import ComplEx, DistMult, Interaction, RotatE, TransE
+from mmkg.platform.kge.artifact import ServingArtifact
+from mmkg.platform.kge.interactions import Interaction, RotatE, build_interaction
 from mmkg.platform.kge.optim import make_optimizer
 from mmkg.platform.kge.representations import EmbeddingTable, Representation
+from mmkg.platform.kge.specs import MODELS, ModelSpec, model_spec
 
 if TYPE_CHECKING:
     from mmkg.platform.kge.config import TrainConfig
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    build: Callable[[int, float], Interaction]
-    complex: bool
-    bilinear: bool
-    summary: str
-    defaults: dict[str, Any] = field(default_factory=dict)
-
-
-# Defaults follow DGL-KE's published settings for sLCWA models and Lacroix et al. (2018)
-# for the bilinear ones (1-vs-all with reciprocal relations and N3), scaled to what a
-# laptop trains in minutes; the README lists them and the quality table the tuned ones.
-_SLCWA = {
-    "training": "slcwa",
-    "loss": "logistic",
-    "adversarial_temperature": 1.0,
-    "negatives": 256,
-    "neg_chunk_size": 256,
-    "batch_size": 1024,
-    "optimizer": "adagrad",
-}
-_ONE_VS_ALL = {
-    "training": "1vsall",
-    "loss": "ce",
-    "reciprocal": True,
-    "batch_size": 512,
-    "optimizer": "adagrad",
-    "lr": 0.1,
-    "regularizer": "n3",
-    "reg_weight": 0.05,
-    "init": "normal",
-    "init_scale": 1e-3,
-    "eval_every": 5,
-}
-
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec(
-            "transe_l1",
-            lambda dim, gamma: TransE(dim, gamma, p=1),
-            complex=False,
-            bilinear=False,
-            summary="TransE with the L1 distance: h + r ≈ t",
-            defaults={**_SLCWA, "dim": 400, "gamma": 12.0, "lr": 0.25},
-        ),
-        ModelSpec(
-            "transe_l2",
-            lambda dim, gamma: TransE(dim, gamma, p=2),
-            complex=False,
-            bilinear=True,
-            summary="TransE with the L2 distance: h + r ≈ t",
-            defaults={**_SLCWA, "dim": 400, "gamma": 12.0, "lr": 0.25},
-        ),
-        ModelSpec(
-            "distmult",
-            DistMult,
-            complex=False,
-            bilinear=True,
-            summary="DistMult: <h, r, t>, symmetric relations only",
-            defaults={**_ONE_VS_ALL, "dim": 400},
-        ),
-        ModelSpec(
-            "complex",
-            ComplEx,
-            complex=True,
-            bilinear=True,
-            summary="ComplEx: Re<h, r, conj t>, any relation pattern but composition",
-            defaults={**_ONE_VS_ALL, "dim": 400},
-        ),
-        ModelSpec(
-            "rotate",
-            RotatE,
-            complex=True,
-            bilinear=False,
-            summary="RotatE: t ≈ h ∘ r with |r| = 1, symmetry, inversion and composition",
-            defaults={**_SLCWA, "dim": 400, "gamma": 6.0, "lr": 0.05},
-        ),
-    )
-}
-ALIASES = {"transe": "transe_l2"}
-
-
-def model_spec(name: str) -> ModelSpec:
-    key = ALIASES.get(name.lower(), name.lower())
-    try:
-        return MODELS[key]
-    except KeyError:
-        raise ConfigError(
-            f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}"
-        ) from None
+__all__ = ["MODELS", "KGEModel", "ModelSpec", "build_model", "model_spec"]
 
 
 class KGEModel:
@@ -126,12 +39,14 @@ class KGEModel:
         relations: Representation,
         num_relations: int,
         reciprocal: bool = False,
+        spec: ModelSpec | None = None,
     ) -> None:
         self.interaction = interaction
         self.entities = entities
         self.relations = relations
         self.num_relations = num_relations
         self.reciprocal = reciprocal
+        self.spec = spec
 
     @property
     def num_entities(self) -> int:
@@ -160,6 +75,44 @@ class KGEModel:
         every = self.entities.all()
         return self.interaction.score_heads(every, self._rel(r), self.entities.lookup(t))
 
+    @torch.no_grad()
+    def prepared_relations(self) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Every relation row as the formula uses it (RotatE: cos and sin of the phases)."""
+        rows = self.interaction.prepare_relation(self.relations.all())
+        return np.ascontiguousarray(rows.detach().cpu().numpy(), dtype=np.float32)
+
+    def to_artifact(
+        self,
+        config: TrainConfig,
+        entity_ids: list[str],
+        relation_names: list[str],
+        metrics: dict[str, Any] | None = None,
+        entity_keys: list[str] | None = None,
+        relation_keys: list[str] | None = None,
+        encoders: dict[str, str] | None = None,
+    ) -> ServingArtifact:
+        """What the server needs to answer for this model, built in memory."""
+        spec = self.spec or model_spec(config.model)
+        prepared = self.prepared_relations()
+        r = self.num_relations
+        return ServingArtifact(
+            model=spec.name,
+            dim=config.dim,
+            gamma=float(config.gamma),
+            capabilities=spec.capabilities,
+            reciprocal=self.reciprocal,
+            entity_ids=list(entity_ids),
+            entities=self.entities.to_numpy(),
+            relation_names=list(relation_names),
+            relations=prepared[:r],
+            inverses=prepared[r : 2 * r] if self.reciprocal else None,
+            params=config.model_dump(mode="json"),
+            metrics=dict(metrics or {}),
+            entity_keys=entity_keys,
+            relation_keys=relation_keys,
+            encoders=dict(encoders or {}),
+        )
+
 
 def build_model(
     config: TrainConfig,
@@ -170,7 +123,7 @@ def build_model(
 ) -> KGEModel:
     """A freshly initialised model, or (``shared``) one over existing tables."""
     spec = model_spec(config.model)
-    interaction = spec.build(config.dim, config.gamma)
+    interaction = build_interaction(spec, config.dim, config.gamma)
     scale = config.resolved_init_scale
     device = torch.device(config.device)
     entities = EmbeddingTable(
@@ -200,4 +153,4 @@ def build_model(
         device=device,
         shared=shared["relations"] if shared else None,
     )
-    return KGEModel(interaction, entities, relations, num_relations, config.reciprocal)
+    return KGEModel(interaction, entities, relations, num_relations, config.reciprocal, spec)

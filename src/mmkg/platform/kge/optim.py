@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from mmkg.errors import ConfigError
+from mmkg.platform.registry import Registry
 
 
 class RowOptimizer(ABC):
@@ -123,15 +124,14 @@ class RowAdam(RowOptimizer):
         return 8 * dim + 4
 
 
-OPTIMIZERS: dict[str, type[RowOptimizer]] = {
-    cls.name: cls for cls in (RowAdagrad, ElementAdagrad, RowAdam)
-}
+OPTIMIZERS: Registry[type[RowOptimizer]] = Registry("optimizer")
+OPTIMIZERS.add("adagrad", RowAdagrad, "row-wise Adagrad (DGL-KE): one accumulator per row")
+OPTIMIZERS.add(
+    "adagrad_elementwise", ElementAdagrad, "Adagrad with one accumulator per element (PyTorch's)"
+)
+OPTIMIZERS.add("adam", RowAdam, "lazy Adam: moments and step counts per touched row")
 
 
 def make_optimizer(name: str, lr: float) -> RowOptimizer:
-    try:
-        return OPTIMIZERS[name](lr)
-    except KeyError:
-        raise ConfigError(
-            f"unknown optimizer {name!r}; choose one of {', '.join(sorted(OPTIMIZERS))}"
-        ) from None
+    """The row-wise optimizer registered as ``name``; ConfigError lists the choices."""
+    return OPTIMIZERS.get(name)(lr)

@@ -1,8 +1,8 @@
 """Representations: where an entity's or relation's vector comes from.
 
-Today that is an embedding table updated row by row. The multimodal fusion work will add
-representations that compute vectors from media features; they implement the same three
-methods, and the model, trainer, evaluator and export use nothing else.
+``structure`` is an embedding table updated row by row. Representations that compute vectors
+from features implement the same methods; the model, trainer, evaluator and export use nothing
+else. Every representation is registered in :data:`REPRESENTATIONS`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from mmkg.platform.kge.optim import RowOptimizer
+from mmkg.platform.registry import Registry
 
 
 class Representation(ABC):
@@ -136,3 +137,7 @@ class EmbeddingTable(Representation):
         if weight.shape != (self.count, self.dim):
             raise ValueError(f"expected a {self.count}×{self.dim} table, got {weight.shape}")
         self.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float32)))
+
+
+REPRESENTATIONS: Registry[type[Representation]] = Registry("representation")
+REPRESENTATIONS.add("structure", EmbeddingTable, "a trained vector per entity (sparse updates)")

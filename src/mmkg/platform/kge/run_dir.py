@@ -18,15 +18,15 @@ a half-written file behind.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
 from mmkg.errors import DataError, TrainingError
+from mmkg.platform import atomic
+from mmkg.platform.kge.artifact import ServingArtifact
 from mmkg.platform.kge.config import TrainConfig
 from mmkg.platform.kge.data import KGDataset, encode_with, read_id_map
 from mmkg.platform.kge.models import KGEModel, build_model
@@ -41,15 +41,8 @@ SPLITS_FILE = "splits.npz"
 ENTITY_EMB = "entity_embeddings.npy"
 RELATION_EMB = "relation_embeddings.npy"
 
-
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp")
-
-
-def write_json(path: Path, data: Any) -> None:
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
-    os.replace(tmp, path)
+write_json = atomic.write_json
+save_array = atomic.save_npy
 
 
 def read_json(path: Path) -> Any:
@@ -61,13 +54,6 @@ def read_json(path: Path) -> Any:
         raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
 
 
-def save_array(path: Path, array: npt.NDArray[Any]) -> None:
-    tmp = _tmp(path)
-    with tmp.open("wb") as fh:
-        np.save(fh, array)
-    os.replace(tmp, path)
-
-
 def save_embeddings(run: Path, model: KGEModel) -> None:
     save_array(run / ENTITY_EMB, model.entities.to_numpy())
     save_array(run / RELATION_EMB, model.relations.to_numpy())
@@ -75,9 +61,8 @@ def save_embeddings(run: Path, model: KGEModel) -> None:
 
 def save_checkpoint(run: Path, model: KGEModel, progress: dict[str, Any]) -> None:
     state = {"entities": model.entities.state(), "relations": model.relations.state(), **progress}
-    tmp = _tmp(run / CHECKPOINT)
-    torch.save(state, tmp)
-    os.replace(tmp, run / CHECKPOINT)
+    with atomic.atomic_path(run / CHECKPOINT) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(run: Path, model: KGEModel) -> dict[str, Any]:
@@ -120,6 +105,18 @@ def load_model(run: Path, device: str = "cpu") -> tuple[KGEModel, list[str], lis
     return model, entity_ids, relation_names
 
 
+def load_artifact(run: Path) -> ServingArtifact:
+    """A run folder's serving artefact (``mmkg embeddings write RUN_DIR``): for runs trained
+    elsewhere; a run trained in this process hands its artefact over in memory."""
+    if not run.is_dir():
+        raise DataError(f"{run} is not a run folder (make one with `mmkg train`)")
+    model, entity_ids, relation_names = load_model(run)
+    config, _ = read_config(run)
+    metrics_file = run / METRICS
+    metrics = read_json(metrics_file) if metrics_file.is_file() else {}
+    return model.to_artifact(config, entity_ids, relation_names, metrics)
+
+
 def plot_curves(run: Path, history: list[dict[str, Any]]) -> None:
     """``curves.png``: training loss and validation MRR per epoch."""
     import matplotlib
@@ -145,17 +142,13 @@ def plot_curves(run: Path, history: list[dict[str, Any]]) -> None:
         ax_mrr.set_ylabel("validation MRR (filtered)", color="tab:red")
     ax_loss.set_title(run.name)
     fig.tight_layout()
-    tmp = _tmp(run / CURVES)
-    fig.savefig(tmp, format="png")
+    with atomic.atomic_path(run / CURVES) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    os.replace(tmp, run / CURVES)
 
 
 def save_splits(run: Path, data: KGDataset) -> None:
-    tmp = _tmp(run / SPLITS_FILE)
-    with tmp.open("wb") as fh:
-        np.savez(fh, train=data.train, valid=data.valid, test=data.test)
-    os.replace(tmp, run / SPLITS_FILE)
+    atomic.save_npz(run / SPLITS_FILE, train=data.train, valid=data.valid, test=data.test)
 
 
 def run_dataset(run: Path, folder: Path | None = None, order: str | None = None) -> KGDataset:

@@ -20,13 +20,16 @@ from mmkg.platform.kge.config import TrainConfig
 from mmkg.platform.kge.losses import all_entities_loss, regularization, slcwa_loss
 from mmkg.platform.kge.models import KGEModel
 from mmkg.platform.kge.representations import Representation
-from mmkg.platform.kge.sampling import NegativeSampler
+from mmkg.platform.kge.sampling import make_sampler
 
 Progress = Callable[[int, float], None]
 # (representation, the rows gathered, the gathered tensor holding their gradient)
 Updates = list[tuple[Representation, Tensor, Tensor]]
 # Report progress to the bar about this often (batches); keeps inter-process traffic low.
 REPORT_EVERY = 8
+# A step loss this many times the first one (with a floor): the embeddings are diverging.
+STEP_DIVERGENCE = 1e4
+_LOSS_FLOOR = 0.01
 
 
 def epoch_generator(seed: int, epoch: int, worker: int = 0) -> torch.Generator:
@@ -56,13 +59,14 @@ class StepRunner:
         self.model = model
         self.config = config
         self.device = model.entities.all().device
-        self.sampler = NegativeSampler(model.num_entities, config.neg_sampler, train)
+        self.sampler = make_sampler(config.neg_sampler, model.num_entities, train)
         if config.training == "slcwa":
             self.rows = torch.from_numpy(train)
             self.targets_csr: tuple[Tensor, Tensor] | None = None
         else:
             self.rows, self.targets_csr = _query_rows(train, model.num_relations, config.training)
         self.all_entities = torch.arange(model.num_entities, device=self.device)
+        self.first_loss: float | None = None
 
     @property
     def num_rows(self) -> int:
@@ -103,13 +107,17 @@ class StepRunner:
         else:
             total, n, updates = self._all_entities(index)
         value = float(total.detach())
-        if not math.isfinite(value):
+        if self.first_loss is None and math.isfinite(value):
+            self.first_loss = value
+        reference = max(self.first_loss or 0.0, _LOSS_FLOOR)
+        if not math.isfinite(value) or value > STEP_DIVERGENCE * reference:
             raise TrainingError(
-                f"the loss became {value} at epoch {epoch + 1}, step {step + 1}: the embeddings "
-                f"diverged. Likely causes: the learning rate ({self.config.lr}) is too high for "
-                f"{self.config.optimizer}, or gamma ({self.config.gamma}) / the regularisation "
-                f"weight ({self.config.reg_weight}) is far off for this model; no update from "
-                "this step was applied"
+                f"the loss became {value:.4g} at epoch {epoch + 1}, step {step + 1} (it began at "
+                f"{self.first_loss if self.first_loss is not None else float('nan'):.4g}): the "
+                f"embeddings diverged. Likely causes: the learning rate ({self.config.lr}) is "
+                f"too high for {self.config.optimizer}, or gamma ({self.config.gamma}) / the "
+                f"regularisation weight ({self.config.reg_weight}) is far off for this model; "
+                "no update from this step was applied and the run was stopped"
             )
         total.backward()  # type: ignore[no-untyped-call]
         for representation, rows_index, rows in updates:

@@ -1,4 +1,5 @@
-"""A training run: epochs, validation with early stopping, checkpoints, the run folder."""
+"""A training run: the :class:`Trainer` drives epochs and its callbacks, and hands back the
+model, its metrics and its serving artefact in memory; the run folder is written alongside."""
 
 from __future__ import annotations
 
@@ -7,36 +8,40 @@ import os
 import platform
 import resource
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from mmkg import __version__
 from mmkg.errors import ConfigError, TrainingError
 from mmkg.platform.kge import run_dir as rd
+from mmkg.platform.kge.artifact import ServingArtifact
+from mmkg.platform.kge.callbacks import (
+    Callback,
+    Checkpoints,
+    DivergenceGuard,
+    ProgressBar,
+    TimeBudget,
+    Validation,
+    snapshot,
+)
 from mmkg.platform.kge.config import TrainConfig
 from mmkg.platform.kge.data import KGDataset, write_id_maps
 from mmkg.platform.kge.evaluate import EvalResult, FilterIndex, evaluate
 from mmkg.platform.kge.hogwild import HogwildPool
 from mmkg.platform.kge.kernels import set_compile
-from mmkg.platform.kge.memory import check_fits, estimate_training, memory_cap
+from mmkg.platform.kge.memory import MemoryEstimate, check_fits, estimate_training, memory_cap
 from mmkg.platform.kge.models import KGEModel, build_model
 from mmkg.platform.kge.steps import EpochStats, StepRunner
-from mmkg.platform.progress import progress
 
 log = logging.getLogger(__name__)
 
 # Settings that may change when a run is resumed; anything else must match.
 RESUMABLE_CHANGES = {"epochs", "max_seconds", "patience", "eval_every", "num_procs", "device"}
-
-
-@dataclass
-class TrainResult:
-    run: Path
-    metrics: dict[str, Any]
-    model: KGEModel
 
 
 def cpu_count() -> int:
@@ -54,140 +59,269 @@ def peak_rss_gb() -> float:
     return round((own + children) / 1024**2, 3)
 
 
-def _processes(config: TrainConfig) -> int:
-    if config.device != "cpu" or config.training != "slcwa":
-        return 1  # CUDA and all-entities training parallelise inside each step
-    return config.num_procs or cpu_count()
+@dataclass
+class TrainState:
+    """Progress that a checkpoint carries across a resume."""
+
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_mrr: float | None = None
+    best_epoch: int | None = None
+    bad_validations: int = 0
+    train_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainState:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
 
 
-def _prepare_run(run: Path, config: TrainConfig, data: KGDataset, resume: bool) -> None:
-    if resume:
-        stored, _ = rd.read_config(run)
-        changed = {
-            k
-            for k, v in config.model_dump().items()
-            if getattr(stored, k) != v and k not in RESUMABLE_CHANGES
-        }
-        if changed:
+@dataclass
+class TrainResult:
+    run: Path | None
+    metrics: dict[str, Any]
+    model: KGEModel
+    config: TrainConfig
+    data: KGDataset
+
+    def artifact(self, encoders: dict[str, str] | None = None) -> ServingArtifact:
+        """The trained model as the server will score it, with the graph's element ids when
+        the data came from an export (write-back then needs no lookup by id)."""
+        return self.model.to_artifact(
+            self.config,
+            self.data.entity_ids,
+            self.data.relation_names,
+            self.metrics,
+            entity_keys=self.data.entity_keys,
+            relation_keys=self.data.relation_keys,
+            encoders=encoders,
+        )
+
+
+def default_callbacks(config: TrainConfig, show_progress: bool | None) -> list[Callback]:
+    return [
+        ProgressBar(show_progress),
+        DivergenceGuard(),
+        TimeBudget(config.max_seconds),
+        Validation(config.eval_every, config.patience),
+        Checkpoints(config.checkpoint_every),
+    ]
+
+
+class Trainer:
+    """Trains ``config`` on ``data``; ``run`` (optional) is the folder the run writes.
+
+    >>> result = Trainer(data, make_config("rotate", {"epochs": 5}), Path("runs/r1")).fit()
+    ... # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        data: KGDataset,
+        config: TrainConfig,
+        run: Path | None = None,
+        *,
+        resume: bool = False,
+        callbacks: Sequence[Callback] | None = None,
+        show_progress: bool | None = None,
+        max_memory: str | None = None,
+        extra_callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.data = data
+        self.config = config
+        self.run = run
+        self.resume = resume
+        self.callbacks = (
+            list(callbacks) if callbacks is not None else default_callbacks(config, show_progress)
+        )
+        self.callbacks += list(extra_callbacks)
+        self.max_memory = max_memory
+        self.state = TrainState()
+        self.best_tables: dict[str, Tensor] | None = None
+        self.stopping: str | None = None
+        self.is_last_epoch = False
+        self.processes = self._processes()
+        self.estimate: MemoryEstimate | None = None
+        self.model: KGEModel
+        self.filter_index: FilterIndex
+
+    def _processes(self) -> int:
+        cfg = self.config
+        if cfg.device != "cpu" or cfg.training != "slcwa":
+            return 1  # CUDA and all-entities training parallelise inside each step
+        return cfg.num_procs or cpu_count()
+
+    # --- set-up ---------------------------------------------------------------------------
+    def _check(self) -> None:
+        self.data.check_trainable()
+        if self.config.device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(
-                f"cannot resume {run} with a different {', '.join(sorted(changed))}; only "
-                f"{', '.join(sorted(RESUMABLE_CHANGES))} may change"
+                f"device {self.config.device!r} asked for, but PyTorch sees no CUDA device"
             )
-    elif run.exists() and any(run.iterdir()):
-        raise ConfigError(
-            f"{run} already holds files; pass --resume to continue it, or a new folder"
+        data, cfg = self.data, self.config
+        self.estimate = estimate_training(
+            cfg, data.num_entities, data.num_relations, len(data.known_triples()), self.processes
         )
-    run.mkdir(parents=True, exist_ok=True)
-    rd.write_json(
-        run / rd.CONFIG,
-        {
-            "train": config.model_dump(),
-            "dataset": data.describe(),
-            "versions": {
-                "mmkg": __version__,
-                "torch": torch.__version__,
-                "python": platform.python_version(),
+        check_fits(
+            self.estimate, memory_cap(self.max_memory), f"training {cfg.model} (dim {cfg.dim})"
+        )
+        log.info("memory estimate: %s", self.estimate.describe())
+
+    def _prepare_run(self) -> None:
+        run, config, data = self.run, self.config, self.data
+        if run is None:
+            if self.resume:
+                raise ConfigError("resuming needs the run folder of the run to resume")
+            return
+        if self.resume:
+            stored, _ = rd.read_config(run)
+            changed = {
+                k
+                for k, v in config.model_dump().items()
+                if getattr(stored, k) != v and k not in RESUMABLE_CHANGES
+            }
+            if changed:
+                raise ConfigError(
+                    f"cannot resume {run} with a different {', '.join(sorted(changed))}; only "
+                    f"{', '.join(sorted(RESUMABLE_CHANGES))} may change"
+                )
+        elif run.exists() and any(run.iterdir()):
+            raise ConfigError(
+                f"{run} already holds files; pass --resume to continue it, or a new folder"
+            )
+        run.mkdir(parents=True, exist_ok=True)
+        rd.write_json(
+            run / rd.CONFIG,
+            {
+                "train": config.model_dump(),
+                "dataset": data.describe(),
+                "versions": {
+                    "mmkg": __version__,
+                    "torch": torch.__version__,
+                    "python": platform.python_version(),
+                },
             },
-        },
-    )
-    write_id_maps(data, run)
-    if data.source == "neo4j":
-        rd.save_splits(run, data)
-
-
-def train(
-    data: KGDataset,
-    config: TrainConfig,
-    run: Path,
-    resume: bool = False,
-    show_progress: bool | None = None,
-    max_memory: str | None = None,
-) -> TrainResult:
-    """Train ``config`` on ``data`` into the run folder ``run``; evaluate on test at the end."""
-    data.check_trainable()
-    if config.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {config.device!r} asked for, but PyTorch sees no CUDA device")
-    procs = _processes(config)
-    estimate = estimate_training(
-        config, data.num_entities, data.num_relations, len(data.known_triples()), procs
-    )
-    check_fits(estimate, memory_cap(max_memory), f"training {config.model} (dim {config.dim})")
-    log.info("memory estimate: %s", estimate.describe())
-    _prepare_run(run, config, data, resume)
-    set_compile(config.compile)
-    torch.manual_seed(config.seed)
-    model = build_model(
-        config, data.num_entities, data.num_relations, torch.Generator().manual_seed(config.seed)
-    )
-    state: dict[str, Any] = {"epoch": 0, "history": [], "best_mrr": None, "best_epoch": None,
-                             "bad_validations": 0, "train_seconds": 0.0}  # fmt: skip
-    if resume:
-        state.update(rd.load_checkpoint(run, model))
-        log.info("resuming %s after epoch %d", run, state["epoch"])
-    filter_index = FilterIndex(data.known_triples(), data.num_relations)
-    pool = HogwildPool(model, config, data.train, procs) if procs > 1 else None
-    runner = None if pool else StepRunner(model, config, data.train)
-    if pool is None:
-        torch.set_num_threads(max(1, cpu_count()))
-    stopped = "completed"
-    try:
-        stopped = _epochs(
-            config, data, run, model, state, filter_index, pool, runner, show_progress
         )
-    finally:
-        if pool is not None:
-            pool.close()
-    return _finish(config, data, run, model, state, filter_index, stopped, procs, estimate.total)
+        write_id_maps(data.entity_ids, data.relation_names, run)
+        if data.source == "neo4j":
+            rd.save_splits(run, data)
 
+    def _build(self) -> None:
+        cfg, data = self.config, self.data
+        set_compile(cfg.compile)
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(
+            cfg, data.num_entities, data.num_relations, torch.Generator().manual_seed(cfg.seed)
+        )
+        if self.resume:
+            assert self.run is not None
+            self.state = TrainState.from_dict(rd.load_checkpoint(self.run, self.model))
+            log.info("resuming %s after epoch %d", self.run, self.state.epoch)
+        self.filter_index = FilterIndex(data.known_triples(), data.num_relations)
 
-def _epochs(
-    config: TrainConfig,
-    data: KGDataset,
-    run: Path,
-    model: KGEModel,
-    state: dict[str, Any],
-    filter_index: FilterIndex,
-    pool: HogwildPool | None,
-    runner: StepRunner | None,
-    show_progress: bool | None,
-) -> str:
-    per_epoch = len(data.train) * (2 if config.training != "slcwa" else 1)
-    remaining = config.epochs - state["epoch"]
-    with progress(
-        max(remaining, 0) * per_epoch, f"train {config.model}", "triple", show_progress
-    ) as bar:
+    # --- the loop -------------------------------------------------------------------------
+    def report(self, triples: int, loss: float) -> None:
+        for cb in self.callbacks:
+            cb.on_progress(self, triples, loss)
 
-        def on_progress(n: int, loss: float) -> None:
-            bar.update(n)
-            bar.set_postfix(epoch=state["epoch"] + 1, loss=f"{loss:.4f}", refresh=False)
+    def keep_best(self) -> None:
+        """Remember the current tables as the best so far (in memory, and in the run)."""
+        self.best_tables = snapshot(
+            {"entities": self.model.entities.all(), "relations": self.model.relations.all()}
+        )
+        if self.run is not None:
+            rd.save_embeddings(self.run, self.model)
 
-        for epoch in range(state["epoch"], config.epochs):
+    def fit(self) -> TrainResult:
+        """Train to the end (epochs, early stop or time budget); evaluate on valid and test."""
+        self._check()
+        self._prepare_run()
+        self._build()
+        pool = (
+            HogwildPool(self.model, self.config, self.data.train, self.processes)
+            if self.processes > 1
+            else None
+        )
+        runner = None if pool else StepRunner(self.model, self.config, self.data.train)
+        if pool is None:
+            torch.set_num_threads(max(1, cpu_count()))
+        stopped = "completed"
+        try:
+            for cb in self.callbacks:
+                cb.on_fit_start(self)
+            stopped = self._epochs(pool, runner)
+            for cb in self.callbacks:
+                cb.on_fit_end(self, stopped)
+        finally:
+            if pool is not None:
+                pool.close()
+            for cb in self.callbacks:
+                if isinstance(cb, ProgressBar):
+                    cb.close()
+        return self._finish(stopped)
+
+    def _epochs(self, pool: HogwildPool | None, runner: StepRunner | None) -> str:
+        state, cfg = self.state, self.config
+        for epoch in range(state.epoch, cfg.epochs):
             started = time.perf_counter()
             if pool is not None:
-                stats = pool.run_epoch(epoch, on_progress)
+                stats = pool.run_epoch(epoch, self.report)
             else:
                 assert runner is not None
-                stats = runner.run_epoch(epoch, on_progress=on_progress)
+                stats = runner.run_epoch(epoch, on_progress=self.report)
             seconds = time.perf_counter() - started
-            state["train_seconds"] += seconds
+            state.train_seconds += seconds
             record = _record(epoch, stats, seconds)
-            state["epoch"] = epoch + 1
-            last = epoch + 1 == config.epochs
-            out_of_time = (
-                config.max_seconds is not None and state["train_seconds"] >= config.max_seconds
-            )
-            stop = None
-            if config.eval_every and ((epoch + 1) % config.eval_every == 0 or last or out_of_time):
-                stop = _validate(config, data, run, model, state, filter_index, record)
-            state["history"].append(record)
-            if state["epoch"] % config.checkpoint_every == 0 or last or stop or out_of_time:
-                rd.save_checkpoint(run, model, state)
-                rd.write_json(run / rd.HISTORY, state["history"])
-            if stop:
-                return stop
-            if out_of_time:
-                return "time_budget"
-    return "completed"
+            state.epoch = epoch + 1
+            state.history.append(record)
+            self.is_last_epoch = state.epoch == cfg.epochs
+            self.stopping = None
+            for cb in self.callbacks:
+                reason = cb.on_epoch_end(self, record)
+                self.stopping = self.stopping or reason
+            if self.stopping:
+                return self.stopping
+        return "completed"
+
+    # --- the end --------------------------------------------------------------------------
+    def _finish(self, stopped: str) -> TrainResult:
+        cfg, data, state, model = self.config, self.data, self.state, self.model
+        if self.best_tables is not None:
+            # Test the best validated tables, not the last ones (kept in memory).
+            model.entities.all().copy_(self.best_tables["entities"])
+            model.relations.all().copy_(self.best_tables["relations"])
+        elif self.run is not None:
+            rd.save_embeddings(self.run, model)  # never validated: the last epoch's tables
+        history = state.history
+        triples = sum(h["triples_per_second"] * h["seconds"] for h in history)
+        metrics: dict[str, Any] = {
+            "model": cfg.model,
+            "dataset": data.source,
+            "stopped": stopped,
+            "epochs": state.epoch,
+            "best_epoch": state.best_epoch,
+            "train_seconds": round(state.train_seconds, 2),
+            "triples_per_second": round(triples / max(state.train_seconds, 1e-9), 1),
+            "processes": self.processes,
+            "memory_estimate_gb": round((self.estimate.total if self.estimate else 0) / 1024**3, 3),
+        }
+        for split in ("valid", "test"):
+            triples_split = data.split(split)
+            if len(triples_split):
+                result = evaluate(
+                    model, triples_split, self.filter_index, cfg.eval_batch_size, False, split
+                )
+                metrics[split] = with_unseen(result, data, split)
+        metrics["peak_rss_gb"] = peak_rss_gb()
+        if self.run is not None:
+            rd.write_json(self.run / rd.METRICS, metrics)
+            rd.write_json(self.run / rd.HISTORY, history)
+            if history:
+                rd.plot_curves(self.run, history)
+        return TrainResult(self.run, metrics, model, cfg, data)
 
 
 def _record(epoch: int, stats: EpochStats, seconds: float) -> dict[str, Any]:
@@ -200,78 +334,21 @@ def _record(epoch: int, stats: EpochStats, seconds: float) -> dict[str, Any]:
     }
 
 
-def _validate(
-    config: TrainConfig,
+def train(
     data: KGDataset,
-    run: Path,
-    model: KGEModel,
-    state: dict[str, Any],
-    filter_index: FilterIndex,
-    record: dict[str, Any],
-) -> str | None:
-    if len(data.valid) == 0:
-        return None
-    result = evaluate(model, data.valid, filter_index, config.eval_batch_size, False)
-    record["valid_mrr"] = round(result.mrr, 6)
-    record["valid_hits@10"] = round(result.metrics["both"]["hits@10"], 6)
-    log.info("epoch %d: loss %.4f, valid MRR %.4f", record["epoch"], record["loss"], result.mrr)
-    if state["best_mrr"] is None or result.mrr > state["best_mrr"]:
-        state.update(best_mrr=result.mrr, best_epoch=record["epoch"], bad_validations=0)
-        rd.save_embeddings(run, model)
-        return None
-    state["bad_validations"] += 1
-    if config.patience and state["bad_validations"] >= config.patience:
-        log.info("early stop: no better validation MRR for %d checks", config.patience)
-        return "early_stopping"
-    return None
-
-
-def _finish(
     config: TrainConfig,
-    data: KGDataset,
-    run: Path,
-    model: KGEModel,
-    state: dict[str, Any],
-    filter_index: FilterIndex,
-    stopped: str,
-    procs: int,
-    estimate_bytes: int,
+    run: Path | None = None,
+    resume: bool = False,
+    show_progress: bool | None = None,
+    max_memory: str | None = None,
 ) -> TrainResult:
-    if state["best_mrr"] is None:
-        rd.save_embeddings(run, model)  # never validated: the last epoch's tables
-    else:
-        # Test the best validated embeddings, not the last ones.
-        best, _, _ = rd.load_model(run, config.device)
-        model = best
-    history = state["history"]
-    triples = sum(h["triples_per_second"] * h["seconds"] for h in history)
-    metrics: dict[str, Any] = {
-        "model": config.model,
-        "dataset": data.source,
-        "stopped": stopped,
-        "epochs": state["epoch"],
-        "best_epoch": state["best_epoch"],
-        "train_seconds": round(state["train_seconds"], 2),
-        "triples_per_second": round(triples / max(state["train_seconds"], 1e-9), 1),
-        "processes": procs,
-        "memory_estimate_gb": round(estimate_bytes / 1024**3, 3),
-    }
-    for split in ("valid", "test"):
-        triples_split = data.split(split)
-        if len(triples_split):
-            result = evaluate(
-                model, triples_split, filter_index, config.eval_batch_size, False, split
-            )
-            metrics[split] = _with_unseen(result, data, split)
-    metrics["peak_rss_gb"] = peak_rss_gb()
-    rd.write_json(run / rd.METRICS, metrics)
-    rd.write_json(run / rd.HISTORY, history)
-    if history:
-        rd.plot_curves(run, history)
-    return TrainResult(run, metrics, model)
+    """Train ``config`` on ``data`` (into the run folder ``run``); evaluate on test at the end."""
+    return Trainer(
+        data, config, run, resume=resume, show_progress=show_progress, max_memory=max_memory
+    ).fit()
 
 
-def _with_unseen(result: EvalResult, data: KGDataset, split: str) -> dict[str, Any]:
+def with_unseen(result: EvalResult, data: KGDataset, split: str) -> dict[str, Any]:
     out = result.to_dict()
     unseen = data.unseen(split)
     out.update(unseen)
@@ -300,7 +377,7 @@ def evaluate_run(
         raise TrainingError(f"the {split} split of {data.source} is empty")
     filter_index = FilterIndex(data.known_triples(), data.num_relations)
     result = evaluate(model, triples, filter_index, batch_size, None, split)
-    out = {"run": str(run), "split": split, **_with_unseen(result, data, split)}
+    out = {"run": str(run), "split": split, **with_unseen(result, data, split)}
     if data.unknown.get(split):
         out["triples_unknown_to_run"] = data.unknown[split]
     return out

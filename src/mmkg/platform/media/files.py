@@ -46,62 +46,75 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
+def _key(p: Path) -> str:
+    """How a path is recorded: absolute and normalised, so one file is never two failures."""
+    return os.path.normpath(os.path.abspath(p))
+
+
 def discover(
-    paths: list[Path], root: Path, max_bytes: int
+    paths: list[Path], root: Path | None, max_bytes: int
 ) -> tuple[list[Candidate], list[Rejected]]:
-    """Files named or found under folders (sorted, deduplicated), and those refused with why."""
-    root = root.resolve()
+    """Files named or found under folders (sorted, deduplicated), and those refused with why.
+
+    With a ``root``, every file must lie under it (the guard for paths that come from
+    manifests and the workers' queue). Without one, each path named is trusted as its own
+    root: a file or folder the user names is ingested wherever it is, but symbolic links are
+    still not followed, so a folder cannot lead outside itself.
+    """
+    fixed_root = root.resolve() if root is not None else None
     found: list[Candidate] = []
     rejected: list[Rejected] = []
     seen: set[Path] = set()
 
-    def consider(p: Path) -> None:
+    def consider(p: Path, own_root: Path) -> None:
         if p.is_symlink():
-            rejected.append(Rejected(str(p), "symbolic link (not followed)"))
+            rejected.append(Rejected(_key(p), "symbolic link (not followed)"))
             return
         resolved = p.resolve()
-        if not _inside(resolved, root):
-            rejected.append(Rejected(str(p), f"outside the allowed root {root}"))
+        if not _inside(resolved, own_root):
+            rejected.append(Rejected(_key(p), f"outside the allowed root {own_root}"))
             return
         if resolved in seen:
             return
         seen.add(resolved)
+        key = str(resolved)
         if not resolved.is_file():
-            rejected.append(Rejected(str(p), "not a regular file"))
+            rejected.append(Rejected(key, "not a regular file"))
             return
         kind = KINDS.get(resolved.suffix.lower())
         if kind is None:
-            rejected.append(Rejected(str(p), f"unsupported format {resolved.suffix or '(none)'}"))
+            rejected.append(Rejected(key, f"unsupported format {resolved.suffix or '(none)'}"))
             return
         size = resolved.stat().st_size
         if size == 0:
-            rejected.append(Rejected(str(p), "zero-byte file"))
+            rejected.append(Rejected(key, "zero-byte file"))
             return
         if size > max_bytes:
-            rejected.append(Rejected(str(p), f"{size} bytes, above the limit of {max_bytes}"))
+            rejected.append(Rejected(key, f"{size} bytes, above the limit of {max_bytes}"))
             return
         found.append(Candidate(resolved, kind, MIMES[resolved.suffix.lower()]))
 
     for given in paths:
         if given.is_symlink():
-            consider(given)
+            consider(given, fixed_root or Path(_key(given)).parent)
         elif given.is_dir():
-            if not _inside(given.resolve(), root):
-                rejected.append(Rejected(str(given), f"outside the allowed root {root}"))
+            own = fixed_root or given.resolve()
+            if not _inside(given.resolve(), own):
+                rejected.append(Rejected(_key(given), f"outside the allowed root {own}"))
                 continue
             for dirpath, dirnames, filenames in os.walk(given, followlinks=False):
                 dirnames.sort()
                 for name in sorted(filenames):
-                    consider(Path(dirpath) / name)
+                    consider(Path(dirpath) / name, own)
                 for name in dirnames:
                     if (Path(dirpath) / name).is_symlink():
                         rejected.append(
-                            Rejected(str(Path(dirpath) / name), "symbolic link (not followed)")
+                            Rejected(_key(Path(dirpath) / name), "symbolic link (not followed)")
                         )
         elif given.exists():
-            consider(given)
+            consider(given, fixed_root or given.resolve().parent)
         else:
-            rejected.append(Rejected(str(given), "no such file or folder"))
+            rejected.append(Rejected(_key(given), "no such file or folder"))
     return found, rejected
 
 

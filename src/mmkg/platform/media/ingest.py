@@ -16,13 +16,14 @@ import numpy as np
 from mmkg.errors import DataError, MmkgError
 from mmkg.graph_schema import queries as Q
 from mmkg.graph_schema.model import DEPICTS, MENTIONS
+from mmkg.graph_schema.names import feature_property, media_index_name
 from mmkg.platform.encoders import Encoder, encode_video, load_encoder
 from mmkg.platform.encoders.video import probe_video
 from mmkg.platform.media.files import Candidate, Rejected, discover, sha256_file
 from mmkg.platform.media.manifest import ManifestRow, read_manifest
 from mmkg.platform.media.probe import open_image, read_text
 from mmkg.platform.progress import progress
-from mmkg.platform.schema import apply_schema
+from mmkg.platform.schema import require_schema
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 
@@ -47,14 +48,6 @@ class MediaSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def feature_property(encoder: Encoder) -> str:
-    return f"feat_{encoder.key}"
-
-
-def media_index_name(kind: str, encoder: Encoder) -> str:
-    return f"mmkg_media_{kind.lower()}_{encoder.key}"
 
 
 @dataclass
@@ -118,7 +111,7 @@ class _Ingest:
                 props.update(meta)
                 item.payload = image
             elif cand.kind == "Text":
-                text, meta = read_text(cand.path)
+                text, meta = read_text(cand.path, self.settings.max_text_bytes)
                 props.update(meta)
                 item.payload = text
             else:
@@ -134,7 +127,7 @@ class _Ingest:
                     item.meta["sampled_frames"] = feats.sampled
                     item.meta["sampled_at"] = feats.times
                     if feats.segments is not None:
-                        item.meta[f"{feature_property(encoder)}_segments"] = [
+                        item.meta[f"{feature_property(encoder.key)}_segments"] = [
                             float(x) for x in feats.segments.reshape(-1)
                         ]
                         item.meta["segment_count"] = int(feats.segments.shape[0])
@@ -149,7 +142,7 @@ class _Ingest:
 
     def run_batch(self, kind: str, items: list[_Item], links: dict[Path, ManifestRow]) -> None:
         encoder = self.encoder_for(kind)
-        prop = feature_property(encoder) if encoder else "feat__none"
+        prop = feature_property(encoder.key) if encoder else "feat__none"
         if not items:
             return
         state = {
@@ -157,6 +150,8 @@ class _Ingest:
             for r in self.graph.read(Q.MEDIA_STATE, {"ids": [i.id for i in items], "feature": prop})
         }
         todo = [i for i in items if not (state.get(i.id) and (encoder is None or state[i.id]))]
+        # Already in the graph with this encoder's features: nothing to do for them.
+        self.summary.present += len(items) - len(todo)
         if encoder is not None:
             need = [i for i in todo if i.vector is None]
             try:
@@ -179,7 +174,6 @@ class _Ingest:
                 vecs = np.zeros((0, encoder.dim), dtype=np.float32)
             for i, v in zip(need, vecs, strict=False):
                 i.vector = v
-        self.summary.present += len(items) - len(todo)
         self.summary.created += sum(1 for i in todo if i.id not in state)
         rows: list[dict[str, Any]] = []
         for i in todo:
@@ -205,7 +199,7 @@ class _Ingest:
         if rows:
             self.graph.write(Q.merge_media(kind), {"rows": rows, "property": prop})
             if encoder is not None and any(r["vector"] is not None for r in rows):
-                self.to_index[media_index_name(kind, encoder)] = (kind, encoder)
+                self.to_index[media_index_name(kind, encoder.key)] = (kind, encoder)
         present = [str(i.cand.path) for i in items if i.id not in {r["id"] for r in rows}]
         if present:
             self.graph.write(Q.CLEAR_MEDIA_FAILURES, {"paths": present})
@@ -221,7 +215,8 @@ class _Ingest:
         population, cheaper than updating HNSW graphs transaction by transaction) and awaited."""
         for name, (kind, encoder) in self.to_index.items():
             self.graph.run_autocommit(
-                Q.create_feature_index(name, kind, feature_property(encoder), encoder.dim)
+                Q.create_vector_index(kind, feature_property(encoder.key)),
+                {"name": name, "options": Q.vector_index_options(encoder.dim, "cosine")},
             )
         for name in self.to_index:
             self.graph.run_autocommit(Q.AWAIT_INDEX, {"name": name, "timeout": 600})
@@ -261,8 +256,14 @@ def ingest_media(
     manifest: Path | None = None,
     show_progress: bool | None = None,
     manifest_files: bool = True,
+    restrict_paths: bool = True,
 ) -> MediaSummary:
     """Ingest media files and folders (and the files a manifest lists).
+
+    Files a manifest lists must lie under MMKG_MEDIA_ROOT (default the current folder), and so
+    must ``paths`` unless ``restrict_paths`` is off: the command line turns it off, since a
+    file or folder a user names is ingested wherever it is; paths from the workers' queue stay
+    restricted.
 
     Raises:
         IngestError: for a malformed manifest (file:line), before anything is written.
@@ -273,9 +274,14 @@ def ingest_media(
     summary = MediaSummary(ingest_id=uuid.uuid4().hex[:12])
     root = (settings.media_root or Path.cwd()).resolve()
     # A pipeline batch passes its own share of the manifest's files and only wants its links.
-    listed = [*paths, *links] if manifest_files else list(paths)
-    cands, rejected = discover(listed, root, settings.max_media_bytes)
-    apply_schema(graph)
+    named, rejected = discover(
+        list(paths), root if restrict_paths else None,
+        settings.max_media_bytes,
+    )  # fmt: skip
+    listed, more = discover(list(links) if manifest_files else [], root, settings.max_media_bytes)
+    cands = named + [c for c in listed if c.path not in {n.path for n in named}]
+    rejected += more
+    require_schema(graph)
     job = _Ingest(graph, settings, summary)
     job.failures.extend(rejected)
     summary.files = len(cands)

@@ -10,8 +10,6 @@ from PIL import Image, UnidentifiedImageError
 
 from mmkg.errors import DataError
 
-MAX_TEXT_BYTES = 10 * 1024**2
-
 
 def open_image(path: Path, max_pixels: int) -> tuple[Image.Image, dict[str, Any]]:
     """The fully decoded image (RGB) and its metadata.
@@ -47,10 +45,11 @@ def open_image(path: Path, max_pixels: int) -> tuple[Image.Image, dict[str, Any]
     return rgb, meta
 
 
-def read_text(path: Path) -> tuple[str, dict[str, Any]]:
-    data = path.read_bytes()[: MAX_TEXT_BYTES + 1]
-    if len(data) > MAX_TEXT_BYTES:
-        raise DataError(f"text document larger than {MAX_TEXT_BYTES} bytes")
+def read_text(path: Path, max_bytes: int = 10 * 1024**2) -> tuple[str, dict[str, Any]]:
+    with path.open("rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DataError(f"text document larger than {max_bytes} bytes (MMKG_MAX_TEXT_BYTES)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -16,11 +16,11 @@ import numpy as np
 
 from mmkg.errors import ConfigError, QueryError, ServingError
 from mmkg.graph_schema import queries as Q
+from mmkg.graph_schema.names import entity_index_name, feature_property, media_index_name
 from mmkg.platform.encoders import Encoder, load_encoder
-from mmkg.platform.media.ingest import feature_property, media_index_name
 from mmkg.platform.media.probe import open_image
 from mmkg.platform.progress import progress
-from mmkg.platform.schema import apply_schema
+from mmkg.platform.schema import require_schema
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 
@@ -38,10 +38,6 @@ class SearchHit:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def entity_index_name(encoder: Encoder) -> str:
-    return f"mmkg_entity_{encoder.key}"
 
 
 def _entity_text(row: dict[str, Any]) -> str:
@@ -62,8 +58,8 @@ def embed_entities(
     encoder = load_encoder(encoder_spec or settings.text_encoder, settings.encoder_device)
     if "text" not in encoder.modalities:
         raise ConfigError(f"encoder {encoder.spec!r} does not encode text")
-    apply_schema(graph)
-    prop = feature_property(encoder)
+    require_schema(graph)
+    prop = feature_property(encoder.key)
     started, done, after = time.perf_counter(), 0, ""
     with progress(None, "embedding entity texts", "entity", show_progress) as bar:
         while True:
@@ -90,9 +86,12 @@ def embed_entities(
             done += len(rows)
             after = rows[-1]["id"]
             bar.update(len(rows))
-    index = entity_index_name(encoder)
+    index = entity_index_name(encoder.key)
     if done:
-        graph.run_autocommit(Q.create_feature_index(index, "Entity", prop, encoder.dim))
+        graph.run_autocommit(
+            Q.create_vector_index("Entity", prop),
+            {"name": index, "options": Q.vector_index_options(encoder.dim, "cosine")},
+        )
         graph.run_autocommit(Q.AWAIT_INDEX, {"name": index, "timeout": 600})
     return {
         "encoder": encoder.label,
@@ -137,17 +136,17 @@ def _search(
     fetch = max(4 * k, 40)
     params: dict[str, Any] = {"vector": [float(x) for x in vector], "k": fetch}
     if target in ("image", "video", "text"):
-        params["index"] = media_index_name(target.capitalize(), encoder)
+        params["index"] = media_index_name(target.capitalize(), encoder.key)
         return _hits(_query(graph, Q.VECTOR_QUERY, params))[:k]
     # Entities: their own text vectors (if indexed for this encoder) and the media depicting them.
     found: dict[str, SearchHit] = {}
     indexes = {r["name"] for r in graph.read(Q.VECTOR_INDEX_NAMES)}
-    own = entity_index_name(encoder)
+    own = entity_index_name(encoder.key)
     if own in indexes:
         for hit in _hits(_query(graph, Q.VECTOR_QUERY, {**params, "index": own})):
             found[hit.id] = hit
     for kind in ("Image", "Video", "Text"):
-        index = media_index_name(kind, encoder)
+        index = media_index_name(kind, encoder.key)
         if index in indexes:
             rows = _query(
                 graph, Q.ENTITIES_VIA_MEDIA, {**params, "index": index, "fetch": 10 * fetch}
@@ -156,7 +155,10 @@ def _search(
                 best = found.get(hit.id)
                 if best is None or hit.score > best.score:
                     found[hit.id] = hit
-    if not indexes & {own, *(media_index_name(k_, encoder) for k_ in ("Image", "Video", "Text"))}:
+    if not indexes & {
+        own,
+        *(media_index_name(k_, encoder.key) for k_ in ("Image", "Video", "Text")),
+    }:
         raise ServingError(
             f"nothing is indexed for encoder {encoder.label}: run `mmkg features entities` or "
             "ingest media with it first"

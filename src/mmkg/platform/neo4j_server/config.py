@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,8 +115,16 @@ def render_conf(settings: Settings, layout: ServerLayout) -> str:
         "server.directories.plugins": str(layout.plugins_dir),
         "server.directories.run": str(layout.run_dir),
         "server.directories.import": str(layout.root / "import"),
-        "dbms.security.procedures.unrestricted": "mmkg.*",
         "db.tx_log.rotation.retention_policy": "1G size",
+        # LOAD CSV may not fetch from any network address (Cypher's IP block list), and
+        # file:/// URLs resolve inside the import folder only.
+        "internal.dbms.cypher_ip_blocklist": "0.0.0.0/0,::/0",
+        "dbms.security.allow_csv_import_from_file_urls": "true",
+        # mmkg's plugin: the share of the heap its cache of run matrices may take, its threads.
+        "dbms.mmkg.cache.max_heap_fraction": f"{settings.neo4j_cache_heap_fraction:g}",
+        "dbms.mmkg.concurrency": str(
+            settings.neo4j_plugin_concurrency or max(1, os.cpu_count() or 1)
+        ),
     }
     extra = layout.root / "neo4j.extra.conf"
     extra_text = extra.read_text(encoding="utf-8") if extra.is_file() else ""

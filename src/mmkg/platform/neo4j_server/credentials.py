@@ -41,5 +41,7 @@ def read_credentials(path: Path) -> Credentials | None:
         return Credentials(user=str(data["user"]), password=str(data["password"]))
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(
-            f"credentials file {path} is unreadable ({e}); delete it or fix it"
+            f"credentials file {path} is unreadable ({e}); if you know the password, set "
+            "MMKG_NEO4J_PASSWORD; otherwise give the managed server a new one with "
+            "`mmkg neo4j reset-password` (its data stays)"
         ) from e

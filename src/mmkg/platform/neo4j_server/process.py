@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 
-from mmkg.errors import Neo4jServerError, Neo4jUnavailableError, RetryableError
+from mmkg.errors import ConfigError, Neo4jServerError, Neo4jUnavailableError, RetryableError
 from mmkg.platform.neo4j_server.config import ServerLayout, jvm_command, render_conf
 from mmkg.platform.neo4j_server.credentials import (
     Credentials,
@@ -98,20 +98,22 @@ def _log_tail(layout: ServerLayout, lines: int = 30) -> str:
 def _set_initial_password(java: Path, lib: Path, layout: ServerLayout, password: str) -> None:
     """Set the password before the first start, so the server never runs with a default one."""
     env = dict(os.environ, NEO4J_HOME=str(layout.root), NEO4J_CONF=str(layout.conf_dir))
+    # The password goes through standard input (mmkg's launcher in the plugin jar), never the
+    # command line, which every user of the machine can read.
     result = subprocess.run(
         [
             str(java),
             "-cp",
-            f"{lib}/*",
-            "org.neo4j.cli.AdminTool",
-            "dbms",
-            "set-initial-password",
-            password,
+            # The plugin's jar declares the mmkg settings and holds the launcher.
+            f"{lib}/*:{layout.plugins_dir}/*",
+            "io.mmkg.neo4j.SetInitialPassword",
         ],
         env=env,
+        input=password + "\n",
         capture_output=True,
         text=True,
         check=False,
+        umask=0o077,
     )
     if result.returncode != 0:
         lines = (result.stdout + result.stderr).splitlines()
@@ -124,12 +126,16 @@ def _ensure_credentials(
 ) -> Credentials | None:
     if not settings.neo4j_auth:
         return None
-    existing = read_credentials(settings.credentials_file)
-    if layout.auth_file.exists():
+    try:
+        existing = read_credentials(settings.credentials_file)
+    except ConfigError:
+        existing = None  # unreadable: the advice below covers it
+    if layout.auth_file.exists() or _has_system_database(layout):
         if existing is None and settings.neo4j_password is None:
             raise Neo4jServerError(
                 f"the server in {layout.root} already has a password, but "
-                f"{settings.credentials_file} is missing; set MMKG_NEO4J_PASSWORD"
+                f"{settings.credentials_file} is missing or unreadable; set MMKG_NEO4J_PASSWORD "
+                "if you know it, or reset it with `mmkg neo4j reset-password` (the data stays)"
             )
         return existing
     password = (
@@ -141,6 +147,29 @@ def _ensure_credentials(
     _set_initial_password(java, lib, layout, password)
     write_credentials(settings.credentials_file, creds)
     return creds
+
+
+def _has_system_database(layout: ServerLayout) -> bool:
+    return (layout.data_dir / "databases" / "system").is_dir()
+
+
+def make_private(root: Path) -> None:
+    """The managed server's home readable by its owner only: folders 0700, files 0600.
+
+    The store, transaction logs and auth files hold the user's data and credentials; the server
+    also runs with umask 077, so what it writes later is private too.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                os.chmod(path, 0o700)
+        for name in filenames:
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                os.chmod(path, 0o600)
 
 
 def _wait_for_bolt(settings: Settings, proc: subprocess.Popen[bytes], layout: ServerLayout) -> None:
@@ -194,6 +223,7 @@ def start_server(settings: Settings) -> ServerStatus:
                 "mmkg's Neo4j plugin changed: restart the server (mmkg neo4j stop; "
                 "mmkg neo4j start) to load the new procedures"
             )
+        _apply_schema(settings)
         return server_status(settings)
     if _port_in_use(settings.neo4j_bolt_port):
         raise Neo4jServerError(
@@ -203,6 +233,7 @@ def start_server(settings: Settings) -> ServerStatus:
     java = find_java(settings.java_home)
     lib = ensure_neo4j_lib(settings.resolved_cache_dir, settings.neo4j_version)
     layout.make()
+    make_private(layout.root)
     install_plugin(plugin, layout.plugins_dir)
     layout.conf_file.write_text(render_conf(settings, layout), encoding="utf-8")
     _ensure_credentials(settings, java, lib, layout)
@@ -218,15 +249,30 @@ def start_server(settings: Settings) -> ServerStatus:
             stdin=subprocess.DEVNULL,
             cwd=layout.root,
             start_new_session=True,
+            umask=0o077,
         )
     layout.pid_file.write_text(f"{proc.pid}\n")
+    make_private(layout.root)  # what mmkg itself wrote: conf, plugin, console log, pid file
     try:
         _wait_for_bolt(settings, proc, layout)
     except Neo4jServerError:
         if proc.poll() is not None:
             layout.pid_file.unlink(missing_ok=True)
         raise
+    _apply_schema(settings)
     return server_status(settings)
+
+
+def _apply_schema(settings: Settings) -> None:
+    """The managed server always runs with mmkg's schema: applied as soon as Bolt answers,
+    before any load can write (without its constraints concurrent loads duplicate entities)."""
+    from mmkg.platform.schema import apply_schema
+    from mmkg.platform.store import Graph
+
+    with Graph.connect(settings) as graph:
+        report = apply_schema(graph)
+    if report.applied_now:
+        log.info("applied schema migrations %s", report.applied_now)
 
 
 def stop_server(settings: Settings, timeout: float = 90.0) -> bool:
@@ -277,3 +323,42 @@ def server_status(settings: Settings) -> ServerStatus:
         auth=settings.neo4j_auth,
         message=message,
     )
+
+
+def reset_password(settings: Settings, password: str | None = None) -> Credentials:
+    """Give the managed server's ``neo4j`` user a new password, keeping every database.
+
+    For a lost or corrupt credentials file: the server is stopped, started once with
+    authentication off (it listens on 127.0.0.1 only), the password is changed in its system
+    database, and it is started again (if it was running) with authentication on. The new
+    password goes to the 0600 credentials file.
+
+    Raises:
+        Neo4jServerError: when the server has never been started here, or a step fails.
+    """
+    from mmkg.graph_schema import queries as Q
+    from mmkg.platform.store import Graph
+
+    layout = layout_for(settings)
+    if not _has_system_database(layout):
+        raise Neo4jServerError(
+            f"no managed server in {layout.root} yet; `mmkg neo4j start` sets its password"
+        )
+    was_running = stop_server(settings)
+    settings.credentials_file.unlink(missing_ok=True)  # lost or corrupt: replaced below
+    open_settings = settings.model_copy(update={"neo4j_auth": False, "neo4j_password": None})
+    start_server(open_settings)
+    new = password or generate_password()
+    try:
+        admin = Graph.connect(
+            open_settings.model_copy(update={"neo4j_database": "system"}), verify=False
+        )
+        with admin:
+            admin.run_autocommit(Q.RESET_PASSWORD, {"user": "neo4j", "password": new})
+    finally:
+        stop_server(open_settings)
+    creds = Credentials(user="neo4j", password=new)
+    write_credentials(settings.credentials_file, creds)
+    if was_running:
+        start_server(settings.model_copy(update={"neo4j_password": None}))
+    return creds

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mmkg.errors import QueryError, ServingError
+from mmkg.errors import InvalidRequestError
 from mmkg.graph_schema import queries as Q
+from mmkg.platform.serving.calls import call_read
 from mmkg.platform.store import Graph
 
 MODES = ("auto", "exact", "ann")
-
-# "...Caused by: java.lang.IllegalArgumentException: head: unknown entity 'x'" -> the reason.
-_CAUSE = re.compile(r"(?:Caused by: )?java\.lang\.\w+(?:Exception|Error): (.*)$", re.S)
 
 
 @dataclass
@@ -41,27 +38,14 @@ class RelationPrediction:
 
 
 def _call(graph: Graph, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    try:
-        return graph.read(query, params)
-    except QueryError as e:
-        text = str(e)
-        if "ProcedureNotFound" in text or "Unknown function" in text or "no procedure" in text:
-            raise ServingError(
-                "the mmkg procedures are not installed on this server: `mmkg neo4j start` "
-                "installs them into the managed server; for your own server see "
-                "`mmkg neo4j plugin --help`"
-            ) from e
-        cause = _CAUSE.search(text)
-        if cause:
-            raise ServingError(cause.group(1).strip()) from e
-        raise
+    return call_read(graph, query, params)
 
 
 def _options(
     exclude: bool, label: str | None, mode: str, run: str | None, candidates: int | None
 ) -> dict[str, Any]:
     if mode not in MODES:
-        raise ServingError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise InvalidRequestError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     options: dict[str, Any] = {"exclude": exclude, "mode": mode}
     if label:
         options["label"] = label

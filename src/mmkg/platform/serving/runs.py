@@ -10,7 +10,7 @@ from typing import Any
 from mmkg.errors import DataError, MmkgError
 from mmkg.graph_schema import queries as Q
 from mmkg.graph_schema.model import ENTITY, RELATION_TYPE
-from mmkg.platform.serving.naming import RunNames
+from mmkg.graph_schema.names import RunNames
 from mmkg.platform.store import Graph
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def drop_run(graph: Graph, run_id: str, force: bool = False) -> dict[str, int]:
         graph.write(Q.DEACTIVATE_RUN, {"id": run_id})
     graph.write(Q.MARK_RUN_DROPPING, {"id": run_id})
     names = RunNames(str(run.get("key") or RunNames.for_run(run_id).key))
-    graph.run_autocommit(Q.drop_index(names.index))
+    graph.run_autocommit(Q.DROP_INDEX, {"name": names.index})
     removed: dict[str, int] = {}
     for label, prop in (
         (ENTITY, names.entity),
@@ -103,9 +103,9 @@ def drop_run(graph: Graph, run_id: str, force: bool = False) -> dict[str, int]:
         removed[prop] = clear_property(graph, label, prop)
     graph.write(Q.DELETE_RUN, {"id": run_id})
     try:
-        graph.read(Q.EVICT_CACHE)
+        graph.read(Q.CACHE_DROP, {"run": run_id})
     except MmkgError as e:  # the plugin is missing: there is no cache to empty
-        log.debug("could not evict the plugin's cache: %s", e)
+        log.debug("could not drop the run from the plugin's cache: %s", e)
     log.info("dropped embedding run %s", run_id)
     return removed
 

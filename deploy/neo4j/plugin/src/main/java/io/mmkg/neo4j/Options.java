@@ -5,20 +5,22 @@ import java.util.Set;
 
 /** The options map of the predict and similar procedures, validated. */
 final class Options {
-    private static final Set<String> KEYS = Set.of("exclude", "label", "mode", "run", "candidates");
+    private static final Set<String> KEYS = Set.of("exclude", "label", "mode", "run", "candidates", "concurrency");
+    /** From this many rows up, 'auto' prefers a cached HNSW graph to the exact scan. */
+    static final long AUTO_ANN_ROWS = 200_000;
 
     final boolean exclude;
     final String label;
     final String mode;
     final String run;
     final int candidates;
+    final int concurrency;
 
     Options(Map<String, Object> given) {
         Map<String, Object> o = given == null ? Map.of() : given;
         for (String key : o.keySet()) {
             if (!KEYS.contains(key)) {
-                throw new IllegalArgumentException(
-                        "options: unknown key '" + key + "'; allowed: exclude, label, mode, run, candidates");
+                throw invalid("options: unknown key '%s'; allowed: %s", key, String.join(", ", new java.util.TreeSet<>(KEYS)));
             }
         }
         this.exclude = bool(o, "exclude", true);
@@ -26,52 +28,63 @@ final class Options {
         String m = string(o, "mode");
         this.mode = m == null ? "auto" : m;
         if (!Set.of("auto", "exact", "ann").contains(mode)) {
-            throw new IllegalArgumentException("options.mode: '" + mode + "' is not one of exact, ann, auto");
+            throw invalid("options.mode: '%s' is not one of exact, ann, auto", mode);
         }
         this.run = string(o, "run");
-        Object c = o.get("candidates");
-        if (c != null && !(c instanceof Number)) {
-            throw new IllegalArgumentException("options.candidates: expected an integer, got " + Run.describe(c));
+        this.candidates = integer(o, "candidates", 0, 1, 100_000);
+        this.concurrency = integer(o, "concurrency", Pool.maxConcurrency(), 1, 256);
+    }
+
+    static MmkgException invalid(String format, Object... args) {
+        return MmkgException.of(MmkgException.Code.INVALID_ARGUMENT, format, args);
+    }
+
+    private static int integer(Map<String, Object> o, String key, int dflt, int lo, int hi) {
+        Object v = o.get(key);
+        if (v == null) return dflt;
+        if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())) {
+            throw invalid("options.%s: expected an integer, got %s", key, Run.describe(v));
         }
-        this.candidates = c == null ? 0 : ((Number) c).intValue();
-        if (c != null && (candidates < 1 || candidates > 10_000)) {
-            throw new IllegalArgumentException("options.candidates: must lie in 1..10000, got " + c);
-        }
+        long x = n.longValue();
+        if (x < lo || x > hi) throw invalid("options.%s: must lie in %d..%d, got %s", key, lo, hi, v);
+        return (int) x;
     }
 
     private static boolean bool(Map<String, Object> o, String key, boolean dflt) {
         Object v = o.get(key);
         if (v == null) return dflt;
-        if (!(v instanceof Boolean b)) {
-            throw new IllegalArgumentException("options." + key + ": expected true or false, got " + Run.describe(v));
-        }
+        if (!(v instanceof Boolean b)) throw invalid("options.%s: expected true or false, got %s", key, Run.describe(v));
         return b;
     }
 
     private static String string(Map<String, Object> o, String key) {
         Object v = o.get(key);
         if (v == null) return null;
-        if (!(v instanceof String s)) {
-            throw new IllegalArgumentException("options." + key + ": expected a string, got " + Run.describe(v));
-        }
+        if (!(v instanceof String s)) throw invalid("options.%s: expected a string, got %s", key, Run.describe(v));
         return s;
     }
 
     /**
-     * Whether to answer from the vector index for this run. 'auto' scores exactly whenever the
-     * run's matrix fits in a third of the heap: measured on 2 cores, brute force over 1M x 200
-     * floats (60 ms, every answer right) beats Neo4j's HNSW index at 100 candidates (53 ms,
-     * recall@10 0.69), so the index is the fallback for runs too large to cache.
+     * How to answer for this run: 'exact' (every cached row), 'hnsw' (the plugin's graph over the
+     * cached rows) or 'index' (Neo4j's vector index). 'auto' takes a cached HNSW graph for runs of
+     * at least {@link #AUTO_ANN_ROWS} rows, else the exact scan when the run is cached or fits the
+     * cache budget, else the vector index; see the README for the measurements behind this.
      */
-    boolean ann(Run run) {
+    String route(Run r) {
+        CachedRun entry = Catalog.cached(r);
+        boolean hnsw = entry != null && entry.ann != null;
         return switch (mode) {
-            case "ann" -> true;
-            case "exact" -> false;
-            default -> run.annIndex != null && !Matrix.fitsComfortably(run);
+            case "exact" -> "exact";
+            case "ann" -> hnsw ? "hnsw" : "index";
+            default -> {
+                if (hnsw && entry.rows() >= AUTO_ANN_ROWS) yield "hnsw";
+                if (Catalog.fits(r) || r.annIndex == null) yield "exact";
+                yield "index";
+            }
         };
     }
 
     static void checkK(long k) {
-        if (k < 1 || k > 10_000) throw new IllegalArgumentException("k: must lie in 1..10000, got " + k);
+        if (k < 1 || k > 10_000) throw invalid("k: must lie in 1..10000, got %d", k);
     }
 }

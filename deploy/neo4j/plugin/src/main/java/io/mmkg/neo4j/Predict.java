@@ -16,12 +16,16 @@ import org.neo4j.procedure.Description;
 import org.neo4j.procedure.Mode;
 import org.neo4j.procedure.Name;
 import org.neo4j.procedure.Procedure;
+import org.neo4j.procedure.TerminationGuard;
 import org.neo4j.procedure.UserFunction;
 
 /** Link prediction, scoring and similarity over the active (or a named) embedding run. */
 public class Predict {
     @Context
     public Transaction tx;
+
+    @Context
+    public TerminationGuard guard;
 
     public static final class EntityHit {
         public Node node;
@@ -57,7 +61,7 @@ public class Predict {
     @Description("mmkg.predict.tail(head, relation, k = 10, options = {}) - the k most plausible tails t of "
             + "(head)-[relation]->(t). head: an :Entity node or id; relation: raw name or type. options: "
             + "exclude (existing edges, default true), label (candidate label), mode ('exact'|'ann'|'auto'), "
-            + "run (embedding run id, default the active run), candidates (ANN candidates).")
+            + "run (embedding run id, default the active run), candidates (ANN candidates), concurrency.")
     public Stream<EntityHit> tail(
             @Name("head") Object head,
             @Name("relation") String relation,
@@ -77,7 +81,19 @@ public class Predict {
         return predict(tail, relation, k, options, false);
     }
 
-    @SuppressWarnings("deprecation")
+    /** Bulk and exact scoring of candidates against a model query vector. */
+    static Ranker.Scoring modelScoring(Scorer scorer, float[] query) {
+        return new Ranker.Scoring() {
+            public Exact.RowScorer rows() {
+                return (page, from, to, out) -> scorer.scoreRows(query, page, from, to, out, 0);
+            }
+
+            public double exact(float[] data, int off) {
+                return scorer.compare(query, data, off);
+            }
+        };
+    }
+
     private Stream<EntityHit> predict(Object anchorGiven, String relationGiven, long k, Map<String, Object> given,
             boolean tails) {
         Options.checkK(k);
@@ -96,16 +112,16 @@ public class Predict {
         } else {
             query = scorer.headQuery(run.relationVector(relation, false), a);
         }
-        Set<Long> excluded = new HashSet<>();
+        Set<String> excluded = new HashSet<>();
         if (options.exclude) {
             Direction dir = tails ? Direction.OUTGOING : Direction.INCOMING;
             try (ResourceIterator<Relationship> rels = anchor.getRelationships(dir, Run.type(relation)).iterator()) {
-                while (rels.hasNext()) excluded.add(rels.next().getOtherNode(anchor).getId());
+                while (rels.hasNext()) excluded.add(rels.next().getOtherNode(anchor).getElementId());
             }
         }
-        float[] annQuery = scorer.bilinear() ? pad(query) : query;
-        List<Ranker.Hit> hits = new Ranker(tx, run, options, excluded)
-                .top((int) k, query, annQuery, scorer::compare, v -> scorer.compare(query, v));
+        float[] annQuery = scorer.innerProduct() ? pad(query) : query;
+        List<Ranker.Hit> hits = new Ranker(tx, run, options, excluded, guard)
+                .top((int) k, query, annQuery, modelScoring(scorer, query));
         return ranked(hits, run);
     }
 
@@ -172,9 +188,8 @@ public class Predict {
 
     @Procedure(name = "mmkg.similar", mode = Mode.READ)
     @Description("mmkg.similar(entity, k = 10, options = {}) - the entities nearest to one in embedding space: "
-            + "by euclidean distance for TransE/RotatE (score = -distance), by cosine for DistMult/ComplEx. "
-            + "options: label, mode, run, candidates.")
-    @SuppressWarnings("deprecation")
+            + "by euclidean distance for distance models (score = -distance), by cosine for inner-product "
+            + "models. options: label, mode, run, candidates, concurrency.")
     public Stream<EntityHit> similar(
             @Name("entity") Object entity,
             @Name(value = "k", defaultValue = "10") long k,
@@ -184,24 +199,31 @@ public class Predict {
         Run run = Run.resolve(tx, options.run);
         Node node = Run.entity(tx, entity, "entity");
         float[] e = run.entityVector(node);
-        boolean cosine = run.scorer.bilinear();
-        if (cosine && options.ann(run)) {
-            throw new IllegalArgumentException("mmkg.similar: run '" + run.id + "' (" + run.model
-                    + ") ranks by cosine, which its inner-product index cannot serve; use {mode: 'exact'}");
+        boolean cosine = run.scorer.innerProduct();
+        String route = options.route(run);
+        if (cosine && !"exact".equals(route)) {
+            throw Options.invalid("mmkg.similar: run '%s' (%s) ranks by cosine, which its inner-product index "
+                    + "cannot serve; use {mode: 'exact'}", run.id, run.model);
         }
-        Set<Long> self = new HashSet<>();
-        self.add(node.getId());
-        List<Ranker.Hit> hits;
-        if (cosine) {
-            float[] q = unit(e);
-            hits = new Ranker(tx, run, options, self)
-                    .top((int) k, q, q, (qq, data, row) -> cosine(qq, data, row), v -> cosine(q, v, 0));
-        } else {
-            Scorer euclid = new Scorer("transe_l2", 0.0);
-            hits = new Ranker(tx, run, options, self)
-                    .top((int) k, e, e, euclid::compare, v -> euclid.compare(e, v));
-        }
+        Set<String> self = new HashSet<>();
+        self.add(node.getElementId());
+        Ranker.Scoring scoring = cosine ? cosineScoring(unit(e)) : modelScoring(Scorer.euclidean(), e);
+        List<Ranker.Hit> hits = new Ranker(tx, run, options, self, guard).top((int) k, e, e, scoring);
         return ranked(hits, run);
+    }
+
+    private static Ranker.Scoring cosineScoring(float[] q) {
+        return new Ranker.Scoring() {
+            public Exact.RowScorer rows() {
+                return (page, from, to, out) -> {
+                    for (int row = from; row < to; row++) out[row - from] = (float) cosine(q, page, row * q.length);
+                };
+            }
+
+            public double exact(float[] data, int off) {
+                return cosine(q, data, off);
+            }
+        };
     }
 
     private static float[] unit(float[] v) {
@@ -213,16 +235,17 @@ public class Predict {
         return out;
     }
 
-    /** Cosine of unit q and row {@code row} of {@code data}. */
-    private static double cosine(float[] q, float[] data, int row) {
-        int d = q.length, off = row * d;
+    /** Cosine of unit q and the vector at {@code off} of {@code data}. */
+    private static double cosine(float[] q, float[] data, int off) {
+        int d = q.length;
         double dot = 0, norm = 0;
         for (int i = 0; i < d; i++) {
             float c = data[off + i];
             dot += (double) q[i] * c;
             norm += (double) c * c;
         }
-        return dot / Math.max(Math.sqrt(norm), 1e-12);
+        double s = dot / Math.max(Math.sqrt(norm), 1e-12);
+        return Double.isNaN(s) ? Double.NEGATIVE_INFINITY : s;
     }
 
     @UserFunction(name = "mmkg.version")

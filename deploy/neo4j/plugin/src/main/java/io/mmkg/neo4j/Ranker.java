@@ -5,109 +5,117 @@ import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.function.ToDoubleFunction;
 import org.neo4j.graphdb.Label;
 import org.neo4j.graphdb.Node;
-import org.neo4j.graphdb.NotFoundException;
 import org.neo4j.graphdb.Result;
 import org.neo4j.graphdb.Transaction;
+import org.neo4j.procedure.TerminationGuard;
 
 /**
- * Top-k entities for a query vector, exactly (every cached row scored) or through the run's
- * vector index (candidates from HNSW, re-scored exactly with the model's own function).
+ * Top-k entities for a query vector: exactly (every cached row scored), through the plugin's own
+ * HNSW graph over the cached rows, or through the run's Neo4j vector index. Candidates are always
+ * re-scored exactly with the model's own function and filtered (excluded nodes, label).
  */
 final class Ranker {
     /** Index candidates fetched per wanted answer when none are given (recall over speed). */
     private static final int ANN_FACTOR = 10;
     private static final int ANN_MIN_CANDIDATES = 100;
+    private static final int MAX_CANDIDATES = 100_000;
 
     record Hit(Node node, double score) {}
+
+    /** How a cached row is scored in bulk, and how a candidate vector is scored exactly. */
+    interface Scoring {
+        Exact.RowScorer rows();
+
+        double exact(float[] data, int off);
+    }
 
     private final Transaction tx;
     private final Run run;
     private final Options options;
-    private final Set<Long> excluded;
+    private final Set<String> excluded;
     private final Label label;
+    private final TerminationGuard guard;
 
-    Ranker(Transaction tx, Run run, Options options, Set<Long> excluded) {
+    Ranker(Transaction tx, Run run, Options options, Set<String> excludedKeys, TerminationGuard guard) {
         this.tx = tx;
         this.run = run;
         this.options = options;
-        this.excluded = excluded;
+        this.excluded = excludedKeys;
         this.label = options.label == null ? null : Label.label(options.label);
+        this.guard = guard;
     }
 
-    @SuppressWarnings("deprecation")
     private boolean accept(Node node) {
-        if (excluded.contains(node.getId())) return false;
+        if (excluded.contains(node.getElementId())) return false;
         return label == null || node.hasLabel(label);
     }
 
     /**
-     * The k best entities. {@code rowScore} scores a cached matrix row against the query,
-     * {@code exactScore} a candidate vector read from its node; {@code annQuery} is the vector
-     * to look up in the run's index.
+     * The k best entities. {@code annQuery} is the vector to look up in the run's Neo4j vector
+     * index (MIPS-padded for inner-product runs).
      */
-    List<Hit> top(int k, float[] query, float[] annQuery, Matrix.RowScore rowScore,
-            ToDoubleFunction<float[]> exactScore) {
-        return options.ann(run)
-                ? approximate(k, annQuery, exactScore)
-                : exact(k, query, rowScore, exactScore);
+    List<Hit> top(int k, float[] query, float[] annQuery, Scoring scoring) {
+        String route = options.route(run);
+        return switch (route) {
+            case "hnsw" -> hnsw(k, query, scoring);
+            case "index" -> index(k, annQuery, v -> scoring.exact(v, 0));
+            default -> exact(k, scoring);
+        };
     }
 
-    @SuppressWarnings("deprecation")
-    private List<Hit> exact(int k, float[] query, Matrix.RowScore rowScore,
-            ToDoubleFunction<float[]> exactScore) {
-        Matrix matrix = Matrix.of(tx, run);
-        float[] scores = matrix.scoreAll(rowScore, query);
-        int n = matrix.rows();
+    private List<Hit> exact(int k, Scoring scoring) {
+        CachedRun entry = Catalog.get(tx, run, guard, false);
+        long n = entry.rows();
         // Pull rows best-first, widening the pull until k pass the filters or all are seen.
-        int want = Math.min(n, k + excluded.size() + (label == null ? 0 : 4 * k));
+        long want = Math.min(n, k + excluded.size() + (label == null ? 0 : 4L * k));
         while (true) {
-            int[] order = best(scores, want);
-            List<Hit> hits = new ArrayList<>(k);
-            for (int row : order) {
-                Node node;
-                try {
-                    node = tx.getNodeById(matrix.nodeIds[row]);
-                } catch (NotFoundException deleted) {
-                    continue; // deleted since the run was written
-                }
-                if (!accept(node)) continue;
-                hits.add(new Hit(node, exactScore.applyAsDouble(matrix.row(row))));
-                if (hits.size() == k) return hits;
-            }
-            if (want >= n) return hits;
-            want = (int) Math.min(n, want * 4L);
+            long[] rows = Exact.top(entry.vectors, scoring.rows(), (int) Math.min(want, Integer.MAX_VALUE - 8),
+                    options.concurrency, guard);
+            List<Hit> hits = collect(entry, rows, k, scoring);
+            if (hits.size() >= k || want >= n) return hits;
+            want = Math.min(n, want * 4L);
         }
     }
 
-    /** Indices of the m highest scores, best first (ties by row). */
-    static int[] best(float[] scores, int m) {
-        PriorityQueue<Integer> heap = new PriorityQueue<>(m + 1, (a, b) -> {
-            int c = Float.compare(scores[a], scores[b]);
-            return c != 0 ? c : Integer.compare(b, a);
-        });
-        for (int i = 0; i < scores.length; i++) {
-            if (heap.size() < m) {
-                heap.add(i);
-            } else if (scores[i] > scores[heap.peek()]) {
-                heap.poll();
-                heap.add(i);
-            }
+    private List<Hit> hnsw(int k, float[] query, Scoring scoring) {
+        CachedRun entry = Catalog.get(tx, run, guard, false);
+        Hnsw ann = entry.ann;
+        if (ann == null) {
+            throw MmkgException.of(MmkgException.Code.NO_INDEX,
+                    "run '%s' has no HNSW graph in the cache; build one with "
+                            + "CALL mmkg.cache.load('%s', {index: 'hnsw'}) or use {mode: 'exact'}", run.id, run.id);
         }
-        int[] out = new int[heap.size()];
-        for (int i = out.length - 1; i >= 0; i--) out[i] = heap.poll();
-        return out;
+        int ef = options.candidates > 0 ? Math.max(options.candidates, k) : Math.max(ANN_MIN_CANDIDATES, ANN_FACTOR * k);
+        ef += excluded.size();
+        while (true) {
+            long[] rows = ann.search(query, ef, guard);
+            List<Hit> hits = collect(entry, rows, k, scoring);
+            if (hits.size() >= k || ef >= entry.rows() || ef >= MAX_CANDIDATES) return hits;
+            ef = (int) Math.min(MAX_CANDIDATES, ef * 4L);
+        }
     }
 
-    @SuppressWarnings("deprecation")
-    private List<Hit> approximate(int k, float[] annQuery, ToDoubleFunction<float[]> exactScore) {
+    /** The accepted rows among {@code rows}, re-scored exactly, best first, at most k. */
+    private List<Hit> collect(CachedRun entry, long[] rows, int k, Scoring scoring) {
+        List<Hit> hits = new ArrayList<>();
+        VectorStore store = entry.vectors;
+        for (long row : rows) {
+            Node node = Run.byKey(tx, entry.keys.get(row));
+            if (node == null || !accept(node)) continue; // deleted since the run was written, or filtered
+            hits.add(new Hit(node, scoring.exact(store.pages[store.page(row)], store.offset(row))));
+        }
+        hits.sort(Comparator.comparingDouble(Hit::score).reversed());
+        return hits.size() > k ? new ArrayList<>(hits.subList(0, k)) : hits;
+    }
+
+    private List<Hit> index(int k, float[] annQuery, ToDoubleFunction<float[]> exactScore) {
         if (run.annIndex == null) {
-            throw new IllegalArgumentException(
-                    "run '" + run.id + "' was written without a vector index; use {mode: 'exact'}");
+            throw MmkgException.of(MmkgException.Code.NO_INDEX,
+                    "run '%s' was written without a vector index; use {mode: 'exact'}", run.id);
         }
         int candidates = options.candidates > 0
                 ? Math.max(options.candidates, k)
@@ -115,8 +123,9 @@ final class Ranker {
         candidates += excluded.size();
         long total = run.entityCount;
         while (true) {
+            if (guard != null) guard.check();
             List<Hit> hits = new ArrayList<>();
-            Set<Long> seen = new HashSet<>();
+            Set<String> seen = new HashSet<>();
             int returned = 0;
             try (Result result = tx.execute(
                     "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node RETURN node",
@@ -124,15 +133,15 @@ final class Ranker {
                 while (result.hasNext()) {
                     Node node = (Node) result.next().get("node");
                     returned++;
-                    if (!seen.add(node.getId()) || !accept(node)) continue;
+                    if (!seen.add(node.getElementId()) || !accept(node)) continue;
                     hits.add(new Hit(node, exactScore.applyAsDouble(run.entityVector(node))));
                 }
             }
-            if (hits.size() >= k || returned < candidates || candidates >= total || candidates >= 100_000) {
+            if (hits.size() >= k || returned < candidates || candidates >= total || candidates >= MAX_CANDIDATES) {
                 hits.sort(Comparator.comparingDouble(Hit::score).reversed());
-                return hits.size() > k ? hits.subList(0, k) : hits;
+                return hits.size() > k ? new ArrayList<>(hits.subList(0, k)) : hits;
             }
-            candidates = (int) Math.min(100_000, candidates * 4L);
+            candidates = (int) Math.min(MAX_CANDIDATES, candidates * 4L);
         }
     }
 }

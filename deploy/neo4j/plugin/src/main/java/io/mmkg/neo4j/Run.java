@@ -2,15 +2,16 @@ package io.mmkg.neo4j;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.neo4j.graphdb.Label;
 import org.neo4j.graphdb.Node;
+import org.neo4j.graphdb.NotFoundException;
 import org.neo4j.graphdb.RelationshipType;
 import org.neo4j.graphdb.ResourceIterator;
 import org.neo4j.graphdb.Transaction;
 
 /**
- * One embedding run as the Python writer recorded it on its (:EmbeddingRun) node.
+ * One embedding run as the Python writer recorded it on its (:EmbeddingRun) node: property and
+ * index names, scoring flags and sizes are all read from there, never derived.
  *
  * <p>A run's vectors never change once its status is ready, so everything read here (and the
  * matrix cached from it, keyed by the run's write token) stays valid for the run's lifetime.
@@ -46,13 +47,18 @@ final class Run {
         this.relationProperty = str(node, "relation_property");
         this.inverseProperty = (String) node.getProperty("inverse_property", null);
         this.entityCount = num(node, "entity_count");
-        this.scorer = new Scorer(model, ((Number) node.getProperty("gamma", 0.0)).doubleValue());
+        this.scorer = Scorer.of(
+                (String) node.getProperty("score", null),
+                (String) node.getProperty("distance", null),
+                Boolean.TRUE.equals(node.getProperty("complex", false)),
+                ((Number) node.getProperty("gamma", 0.0)).doubleValue());
     }
 
     private static String str(Node node, String key) {
         Object v = node.getProperty(key, null);
         if (!(v instanceof String s)) {
-            throw new IllegalStateException("the EmbeddingRun node lacks '" + key + "'; rewrite the run");
+            throw MmkgException.of(MmkgException.Code.RUN_CORRUPT,
+                    "the EmbeddingRun node lacks '%s'; write the run again", key);
         }
         return s;
     }
@@ -60,33 +66,39 @@ final class Run {
     private static long num(Node node, String key) {
         Object v = node.getProperty(key, null);
         if (!(v instanceof Number n)) {
-            throw new IllegalStateException("the EmbeddingRun node lacks '" + key + "'; rewrite the run");
+            throw MmkgException.of(MmkgException.Code.RUN_CORRUPT,
+                    "the EmbeddingRun node lacks '%s'; write the run again", key);
         }
         return n.longValue();
+    }
+
+    /** The id of the active run, or null. */
+    static String activeId(Transaction tx) {
+        Node serving = tx.findNode(SERVING, "name", "default");
+        Object active = serving == null ? null : serving.getProperty("active", null);
+        return active instanceof String s ? s : null;
     }
 
     /** The run named by {@code runId}, or the active run when it is null. */
     static Run resolve(Transaction tx, String runId) {
         String id = runId;
         if (id == null) {
-            Node serving = tx.findNode(SERVING, "name", "default");
-            Object active = serving == null ? null : serving.getProperty("active", null);
-            if (!(active instanceof String s)) {
-                throw new IllegalArgumentException(
+            id = activeId(tx);
+            if (id == null) {
+                throw MmkgException.of(MmkgException.Code.NO_ACTIVE_RUN,
                         "no active embedding run: write one with `mmkg embeddings write RUN_DIR --activate` "
                                 + "or name one with the option {run: 'id'}");
             }
-            id = s;
         }
         Node node = tx.findNode(EMBEDDING_RUN, "id", id);
         if (node == null) {
-            throw new IllegalArgumentException(
-                    "unknown embedding run '" + id + "'; `mmkg embeddings list` shows the runs");
+            throw MmkgException.of(MmkgException.Code.UNKNOWN_RUN,
+                    "unknown embedding run '%s'; `mmkg embeddings list` shows the runs", id);
         }
         Object status = node.getProperty("status", "");
         if (!"ready".equals(status) && !"active".equals(status)) {
-            throw new IllegalArgumentException(
-                    "embedding run '" + id + "' is not ready to serve (status " + status + ")");
+            throw MmkgException.of(MmkgException.Code.RUN_NOT_READY,
+                    "embedding run '%s' is not ready to serve (status %s)", id, status);
         }
         return new Run(node);
     }
@@ -95,19 +107,20 @@ final class Run {
     static Node entity(Transaction tx, Object given, String param) {
         if (given instanceof Node node) {
             if (!node.hasLabel(ENTITY)) {
-                throw new IllegalArgumentException(param + ": the node given is not an :Entity");
+                throw MmkgException.of(MmkgException.Code.INVALID_ARGUMENT, "%s: the node given is not an :Entity", param);
             }
             return node;
         }
         if (given instanceof String s) {
             Node node = tx.findNode(ENTITY, "id", s);
             if (node == null) {
-                throw new IllegalArgumentException(param + ": unknown entity '" + s + "' (no :Entity has that id)");
+                throw MmkgException.of(MmkgException.Code.UNKNOWN_ENTITY,
+                        "%s: unknown entity '%s' (no :Entity has that id)", param, s);
             }
             return node;
         }
-        throw new IllegalArgumentException(
-                param + ": give an :Entity node or an entity id string, not " + describe(given));
+        throw MmkgException.of(MmkgException.Code.INVALID_ARGUMENT,
+                "%s: give an :Entity node or an entity id string, not %s", param, describe(given));
     }
 
     static String describe(Object value) {
@@ -117,7 +130,7 @@ final class Run {
     /** A relation given by its raw name (as loaded) or its relationship type. */
     static Node relation(Transaction tx, String given) {
         if (given == null || given.isEmpty()) {
-            throw new IllegalArgumentException("relation: give a relation name or type");
+            throw MmkgException.of(MmkgException.Code.INVALID_ARGUMENT, "relation: give a relation name or type");
         }
         Node node = tx.findNode(RELATION_TYPE, "name", given);
         if (node == null) node = tx.findNode(RELATION_TYPE, "type", given);
@@ -126,8 +139,8 @@ final class Run {
             try (ResourceIterator<Node> it = tx.findNodes(RELATION_TYPE)) {
                 while (it.hasNext() && known.size() < 8) known.add((String) it.next().getProperty("name", "?"));
             }
-            throw new IllegalArgumentException(
-                    "relation: unknown relation '" + given + "'; known relations include " + known);
+            throw MmkgException.of(MmkgException.Code.UNKNOWN_RELATION,
+                    "relation: unknown relation '%s'; known relations include %s", given, known);
         }
         return node;
     }
@@ -136,35 +149,43 @@ final class Run {
         return RelationshipType.withName((String) relation.getProperty("type"));
     }
 
+    /** A node by element id, or null when it no longer exists. */
+    static Node byKey(Transaction tx, String elementId) {
+        try {
+            return tx.getNodeByElementId(elementId);
+        } catch (NotFoundException | IllegalArgumentException gone) {
+            return null;
+        }
+    }
+
     float[] entityVector(Node entity) {
         float[] v = Vectors.floats(entity.getProperty(entityProperty, null));
         if (v == null) {
-            throw new IllegalArgumentException(
-                    "entity '" + entity.getProperty("id", "?") + "' has no embedding in run '" + id
-                            + "' (added after the run was trained? run an incremental refresh)");
+            throw MmkgException.of(MmkgException.Code.NO_EMBEDDING,
+                    "entity '%s' has no embedding in run '%s' (added after the run was trained? run an "
+                            + "incremental refresh)", entity.getProperty("id", "?"), id);
         }
         if (v.length != dim) {
-            throw new IllegalStateException("entity '" + entity.getProperty("id", "?") + "' has a "
-                    + v.length + "-dimensional vector in run '" + id + "', expected " + dim);
+            throw MmkgException.of(MmkgException.Code.RUN_CORRUPT,
+                    "entity '%s' has a %d-dimensional vector in run '%s', expected %d",
+                    entity.getProperty("id", "?"), v.length, id, dim);
         }
         return v;
     }
 
     float[] relationVector(Node relation, boolean inverse) {
         String key = inverse ? inverseProperty : relationProperty;
-        float[] v = Vectors.floats(relation.getProperty(key, null));
+        float[] v = key == null ? null : Vectors.floats(relation.getProperty(key, null));
         if (v == null) {
-            throw new IllegalArgumentException("relation '" + relation.getProperty("name", "?")
-                    + "' has no embedding in run '" + id + "' (it was not in the training data)");
+            throw MmkgException.of(MmkgException.Code.NO_EMBEDDING,
+                    "relation '%s' has no embedding in run '%s' (it was not in the training data)",
+                    relation.getProperty("name", "?"), id);
         }
         if (v.length != dim) {
-            throw new IllegalStateException("relation '" + relation.getProperty("name", "?") + "' has a "
-                    + v.length + "-dimensional vector in run '" + id + "', expected " + dim);
+            throw MmkgException.of(MmkgException.Code.RUN_CORRUPT,
+                    "relation '%s' has a %d-dimensional vector in run '%s', expected %d",
+                    relation.getProperty("name", "?"), v.length, id, dim);
         }
         return v;
-    }
-
-    Map<String, Object> describe() {
-        return Map.of("id", id, "model", model, "dim", dim);
     }
 }

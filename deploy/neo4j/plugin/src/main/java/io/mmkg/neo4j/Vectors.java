@@ -16,7 +16,8 @@ final class Vectors {
             for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
             return f;
         }
-        throw new IllegalStateException("expected a float array property, found " + value.getClass().getSimpleName());
+        throw MmkgException.of(MmkgException.Code.RUN_CORRUPT,
+                "expected a float array property, found %s", value.getClass().getSimpleName());
     }
 
     static List<Double> list(float[] v, int padTo) {

@@ -9,11 +9,20 @@ from pathlib import Path
 from typing import Literal
 
 from mmkg.errors import IngestError
-from mmkg.platform.ingest.common import Reject, check_field, iter_records
+from mmkg.platform.readers.lines import (
+    Reject,
+    bad_encoding,
+    check_encoding,
+    check_field,
+    iter_records,
+    iter_text_lines,
+)
 
 TripleFormat = Literal["tsv", "csv", "jsonl"]
 TripleOrder = Literal["hrt", "htr"]
 Triple = tuple[str, str, str]
+TRIPLE_FORMATS = ("tsv", "csv", "jsonl")
+TRIPLE_ORDERS = ("hrt", "htr")
 
 _HEADER_WORDS = {
     "h", "r", "t", "head", "relation", "tail", "subject", "predicate", "object",
@@ -26,16 +35,7 @@ _JSON_KEYS = (
 )
 
 
-def _fields_of_line(text: str, fmt: TripleFormat) -> list[str] | str:
-    """The raw fields of one line in (file) order, or the reason they cannot be read."""
-    if fmt == "tsv":
-        return text.split("\t")
-    if fmt == "csv":
-        try:
-            rows = list(csv.reader([text]))
-        except csv.Error as e:
-            return f"malformed CSV: {e}"
-        return rows[0] if rows else []
+def _json_fields(text: str) -> list[str] | str:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
@@ -53,6 +53,52 @@ def _fields_of_line(text: str, fmt: TripleFormat) -> list[str] | str:
     return fields
 
 
+def _csv_rows(path: Path) -> Iterator[tuple[int, list[str] | str, str] | Reject]:
+    """CSV records with the number of the line each starts on; a quoted field may span lines
+    (RFC 4180), so records are read by one csv.reader over the whole file."""
+    source = str(path)
+    bad: list[Reject] = []
+    last = [0]
+
+    def lines() -> Iterator[str]:
+        for number, text, raw in iter_text_lines(path):
+            last[0] = number
+            if text is None:
+                bad.append(bad_encoding(source, number, raw))
+                continue
+            yield text + "\n"
+
+    reader = csv.reader(lines())
+    while True:
+        start = last[0] + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            yield from bad
+            bad.clear()
+            yield Reject(source, start, f"malformed CSV: {e}", "")
+            continue
+        yield from bad
+        bad.clear()
+        if row and any(cell.strip() for cell in row):
+            yield start, row, ",".join(row)
+    yield from bad
+
+
+def _raw_rows(path: Path, fmt: TripleFormat) -> Iterator[tuple[int, list[str] | str, str] | Reject]:
+    if fmt == "csv":
+        yield from _csv_rows(path)
+        return
+    for record in iter_records(path):
+        if isinstance(record, Reject):
+            yield record
+            continue
+        number, text = record
+        yield number, (text.split("\t") if fmt == "tsv" else _json_fields(text)), text
+
+
 def read_triples(
     path: Path,
     fmt: TripleFormat = "tsv",
@@ -63,19 +109,22 @@ def read_triples(
 
     Blank lines are skipped, and so is a first line that names the columns (``head relation
     tail`` and the like). Fields are stripped of surrounding spaces.
+
+    Raises:
+        IngestError: an unknown format or order, or a file that is UTF-16 or binary.
     """
-    if fmt not in ("tsv", "csv", "jsonl"):
+    if fmt not in TRIPLE_FORMATS:
         raise IngestError(f"unknown triple format {fmt!r}; use tsv, csv or jsonl")
-    if order not in ("hrt", "htr"):
+    if order not in TRIPLE_ORDERS:
         raise IngestError(f"unknown triple order {order!r}; use hrt or htr")
+    check_encoding(path)
     source = str(path)
     first = True
-    for record in iter_records(path):
+    for record in _raw_rows(path, fmt):
         if isinstance(record, Reject):
             yield record
             continue
-        number, text = record
-        fields = _fields_of_line(text, fmt)
+        number, fields, text = record
         if isinstance(fields, str):
             yield Reject(source, number, fields, text)
             continue
