@@ -24,7 +24,7 @@ from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 from mmkg.workers.app import make_app
 from mmkg.workers.jobs import list_jobs
-from tests.conftest import free_port
+from tests.brokers import start_redis
 from tests.integration.conftest import CLEAR, env_for, run_cli
 from tests.media_fixtures import write_docs
 
@@ -36,28 +36,9 @@ QUICK_TRAIN = {"dim": 32, "epochs": 20, "batch_size": 256, "negatives": 32, "neg
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 20
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.1)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+    broker = start_redis(tmp_path_factory.mktemp("redis"))
+    yield broker.url
+    broker.stop()
 
 
 class Worker:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from mmkg.errors import Neo4jServerError
+from mmkg.platform import atomic
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,7 @@ def ensure_plugin(cache_dir: Path, neo4j_version: str) -> Path:
         if result.returncode != 0 or not built:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
             raise Neo4jServerError(f"Maven could not build mmkg's Neo4j plugin:\n{tail}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staged = target.with_suffix(".tmp")
-        shutil.copyfile(built[0], staged)
-        os.replace(staged, target)
+        atomic.copy_file(built[0], target)
     return target
 
 
@@ -88,9 +85,7 @@ def install_plugin(jar: Path, plugins_dir: Path) -> Path:
     for old in plugins_dir.glob("mmkg-neo4j-plugin*.jar"):
         if old != dest:
             old.unlink()
-    staged = plugins_dir / (JAR_NAME + ".tmp")
-    shutil.copyfile(jar, staged)
-    os.replace(staged, dest)
+    atomic.copy_file(jar, dest)
     return dest
 
 

@@ -49,23 +49,22 @@ def plugin_error(error: QueryError) -> ServingError | None:
     return None
 
 
-def call_read(graph: Graph, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Run a read query that calls mmkg procedures; plugin errors come back typed."""
+def _call(run: Any, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     try:
-        return graph.read(query, params)
+        rows: list[dict[str, Any]] = run(query, params)
+        return rows
     except QueryError as e:
         typed = plugin_error(e)
         if typed is not None:
             raise typed from e
         raise
+
+
+def call_read(graph: Graph, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Run a read query that calls mmkg procedures; plugin errors come back typed."""
+    return _call(graph.read, query, params)
 
 
 def call_write(graph: Graph, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Run a write query that calls mmkg procedures; plugin errors come back typed."""
-    try:
-        return graph.write_rows(query, params)
-    except QueryError as e:
-        typed = plugin_error(e)
-        if typed is not None:
-            raise typed from e
-        raise
+    return _call(graph.write_rows, query, params)

@@ -70,8 +70,8 @@ public class CacheProcedures {
     @Procedure(name = "mmkg.cache.load", mode = Mode.READ)
     @Description("mmkg.cache.load(run = null, options = {}) - load an embedding run's vectors (default the "
             + "active run) into the plugin's cache and pin them there; refused with the figures when they would "
-            + "not fit mmkg.cache.max_heap_fraction of the heap. options: index ('hnsw' builds the plugin's ANN "
-            + "graph), m (links per node, default 16), ef_construction (default 100), concurrency, seed.")
+            + "not fit dbms.mmkg.cache.max_heap_fraction of the heap. options: index ('bits' builds the compressed "
+            + "codes the ANN scan reads, 'hnsw' an HNSW graph), m (links per node, default 16), ef_construction (default 100), concurrency, seed.")
     public Stream<Entry> load(
             @Name(value = "run", defaultValue = "null") String runId,
             @Name(value = "options", defaultValue = "{}") Map<String, Object> given) {
@@ -82,7 +82,9 @@ public class CacheProcedures {
             }
         }
         Object index = o.get("index");
-        if (index != null && !"hnsw".equals(index)) throw Options.invalid("options.index: only 'hnsw', got %s", Run.describe(index));
+        if (index != null && !"hnsw".equals(index) && !"bits".equals(index)) {
+            throw Options.invalid("options.index: 'hnsw' or 'bits', got %s", Run.describe(index));
+        }
         int m = number(o, "m", 16, 4, 128);
         int ef = number(o, "ef_construction", 100, 8, 4000);
         int concurrency = number(o, "concurrency", Pool.maxConcurrency(), 1, 256);
@@ -90,7 +92,8 @@ public class CacheProcedures {
         long started = System.nanoTime();
         Run run = Run.resolve(tx, runId);
         CachedRun entry = Catalog.get(tx, run, guard, true);
-        if (index != null) {
+        if ("bits".equals(index)) entry.codes(run, concurrency, guard);
+        if ("hnsw".equals(index)) {
             synchronized (entry) {
                 Hnsw current = entry.ann;
                 if (current == null || current.m != m || current.efConstruction != ef) {

@@ -14,6 +14,7 @@ final class CachedRun {
     final double loadSeconds;
     volatile boolean pinned;
     volatile Hnsw ann;
+    volatile BitCodes codes;
     volatile long lastUsed = System.nanoTime();
 
     CachedRun(String runId, String token, VectorStore vectors, Keys keys, double loadSeconds) {
@@ -30,7 +31,8 @@ final class CachedRun {
 
     long bytes() {
         Hnsw a = ann;
-        return vectors.bytes() + keys.bytes() + (a == null ? 0 : a.bytes());
+        BitCodes c = codes;
+        return vectors.bytes() + keys.bytes() + (a == null ? 0 : a.bytes()) + (c == null ? 0 : c.bytes());
     }
 
     String storage() {
@@ -39,7 +41,23 @@ final class CachedRun {
 
     String index() {
         Hnsw a = ann;
-        return a == null ? null : a.describe();
+        BitCodes c = codes;
+        if (a == null && c == null) return null;
+        if (a == null) return c.describe();
+        return c == null ? a.describe() : a.describe() + "," + c.describe();
+    }
+
+    /** The compressed codes, built on first use (once, however many queries ask). */
+    BitCodes codes(Run run, int concurrency, org.neo4j.procedure.TerminationGuard guard) {
+        BitCodes c = codes;
+        if (c != null) return c;
+        synchronized (this) {
+            if (codes == null) {
+                Catalog.reserve(run, BitCodes.bytesFor(rows(), vectors.dim));
+                codes = BitCodes.build(vectors, run.scorer.innerProduct(), concurrency, guard);
+            }
+            return codes;
+        }
     }
 
     void touch() {

@@ -15,7 +15,7 @@ import org.neo4j.procedure.TerminationGuard;
  *
  * <p>Entries are keyed by run id and carry the run's write token: a run written again under the
  * same id gets a new token, so a cached matrix is never stale. The memory budget is
- * {@code mmkg.cache.max_heap_fraction} of the heap, checked with the figures before anything is
+ * {@code dbms.mmkg.cache.max_heap_fraction} of the heap, checked with the figures before anything is
  * allocated; unpinned entries are evicted, least recently used first, to make room.
  */
 final class Catalog {
@@ -116,7 +116,7 @@ final class Catalog {
             throw MmkgException.of(MmkgException.Code.OUT_OF_MEMORY,
                     "caching run '%s' needs about %d MB (%d vectors of dimension %d and their ids, "
                             + "plus %d MB while loading), but the cache may use %d MB "
-                            + "(mmkg.cache.max_heap_fraction = %.2f of a %d MB heap) and pinned runs hold %d MB; "
+                            + "(dbms.mmkg.cache.max_heap_fraction = %.2f of a %d MB heap) and pinned runs hold %d MB; "
                             + "drop a run from the cache (mmkg.cache.drop), raise the fraction or the heap "
                             + "(server.memory.heap.max_size), or use {mode: 'ann'} with a vector index",
                     run.id, estimateBytes(run) >> 20, run.entityCount, run.dim,

@@ -5,7 +5,8 @@ import java.util.Set;
 
 /** The options map of the predict and similar procedures, validated. */
 final class Options {
-    private static final Set<String> KEYS = Set.of("exclude", "label", "mode", "run", "candidates", "concurrency");
+    private static final Set<String> KEYS =
+            Set.of("exclude", "label", "mode", "run", "candidates", "concurrency", "query_bits", "ann");
     /** From this many rows up, 'auto' prefers a cached HNSW graph to the exact scan. */
     static final long AUTO_ANN_ROWS = 200_000;
 
@@ -15,6 +16,8 @@ final class Options {
     final String run;
     final int candidates;
     final int concurrency;
+    final int queryBits;
+    final String ann;
 
     Options(Map<String, Object> given) {
         Map<String, Object> o = given == null ? Map.of() : given;
@@ -33,6 +36,12 @@ final class Options {
         this.run = string(o, "run");
         this.candidates = integer(o, "candidates", 0, 1, 100_000);
         this.concurrency = integer(o, "concurrency", Pool.maxConcurrency(), 1, 256);
+        this.queryBits = integer(o, "query_bits", 2, 2, 3);
+        String a = string(o, "ann");
+        this.ann = a == null ? "auto" : a;
+        if (!Set.of("auto", "bits", "hnsw", "index").contains(ann)) {
+            throw invalid("options.ann: '%s' is not one of bits, hnsw, index, auto", ann);
+        }
     }
 
     static MmkgException invalid(String format, Object... args) {
@@ -75,10 +84,25 @@ final class Options {
         boolean hnsw = entry != null && entry.ann != null;
         return switch (mode) {
             case "exact" -> "exact";
-            case "ann" -> hnsw ? "hnsw" : "index";
+            case "ann" -> annRoute(r, hnsw);
             default -> {
-                if (hnsw && entry.rows() >= AUTO_ANN_ROWS) yield "hnsw";
                 if (Catalog.fits(r) || r.annIndex == null) yield "exact";
+                yield "index";
+            }
+        };
+    }
+
+    /**
+     * ANN: the compressed scan over the cached run ('bits', built on first use) unless the run
+     * cannot be cached; an HNSW graph when one was built with mmkg.cache.load; Neo4j's vector index
+     * when asked for, or when the run is too large for the cache.
+     */
+    private String annRoute(Run r, boolean hnsw) {
+        return switch (ann) {
+            case "bits", "hnsw", "index" -> ann;
+            default -> {
+                if (hnsw) yield "hnsw";
+                if (Catalog.fits(r) || r.annIndex == null) yield "bits";
                 yield "index";
             }
         };

@@ -23,6 +23,8 @@ final class Ranker {
     private static final int ANN_FACTOR = 10;
     private static final int ANN_MIN_CANDIDATES = 100;
     private static final int MAX_CANDIDATES = 100_000;
+    /** Compressed-scan candidates re-scored by default: 96% recall@10 at 1M random rows. */
+    static final int BITS_CANDIDATES = 1000;
 
     record Hit(Node node, double score) {}
 
@@ -62,6 +64,7 @@ final class Ranker {
         String route = options.route(run);
         return switch (route) {
             case "hnsw" -> hnsw(k, query, scoring);
+            case "bits" -> bits(k, query, scoring);
             case "index" -> index(k, annQuery, v -> scoring.exact(v, 0));
             default -> exact(k, scoring);
         };
@@ -99,17 +102,44 @@ final class Ranker {
         }
     }
 
-    /** The accepted rows among {@code rows}, re-scored exactly, best first, at most k. */
-    private List<Hit> collect(CachedRun entry, long[] rows, int k, Scoring scoring) {
-        List<Hit> hits = new ArrayList<>();
-        VectorStore store = entry.vectors;
-        for (long row : rows) {
-            Node node = Run.byKey(tx, entry.keys.get(row));
-            if (node == null || !accept(node)) continue; // deleted since the run was written, or filtered
-            hits.add(new Hit(node, scoring.exact(store.pages[store.page(row)], store.offset(row))));
+    /** Candidates from the compressed scan, re-scored exactly. */
+    private List<Hit> bits(int k, float[] query, Scoring scoring) {
+        CachedRun entry = Catalog.get(tx, run, guard, false);
+        BitCodes codes = entry.codes(run, options.concurrency, guard);
+        int c = options.candidates > 0 ? Math.max(options.candidates, k) : Math.max(BITS_CANDIDATES, ANN_FACTOR * k);
+        c += excluded.size();
+        while (true) {
+            long[] rows = codes.top(query, options.queryBits, c, options.concurrency, guard);
+            List<Hit> hits = collect(entry, rows, k, scoring);
+            if (hits.size() >= k || c >= entry.rows() || c >= MAX_CANDIDATES) return hits;
+            c = (int) Math.min(MAX_CANDIDATES, c * 4L);
         }
-        hits.sort(Comparator.comparingDouble(Hit::score).reversed());
-        return hits.size() > k ? new ArrayList<>(hits.subList(0, k)) : hits;
+    }
+
+    /**
+     * The k best accepted rows among {@code rows}: every candidate is re-scored exactly first
+     * (cheap: arrays), then nodes are looked up best-first only until k pass the filters.
+     */
+    private List<Hit> collect(CachedRun entry, long[] rows, int k, Scoring scoring) {
+        VectorStore store = entry.vectors;
+        double[] exact = new double[rows.length];
+        Integer[] order = new Integer[rows.length];
+        for (int i = 0; i < rows.length; i++) {
+            exact[i] = scoring.exact(store.pages[store.page(rows[i])], store.offset(rows[i]));
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (a, b) -> {
+            int cmp = Double.compare(exact[b], exact[a]);
+            return cmp != 0 ? cmp : Long.compare(rows[a], rows[b]);
+        });
+        List<Hit> hits = new ArrayList<>(k);
+        for (int i : order) {
+            Node node = Run.byKey(tx, entry.keys.get(rows[i]));
+            if (node == null || !accept(node)) continue; // deleted since the run was written, or filtered
+            hits.add(new Hit(node, exact[i]));
+            if (hits.size() == k) break;
+        }
+        return hits;
     }
 
     private List<Hit> index(int k, float[] annQuery, ToDoubleFunction<float[]> exactScore) {

@@ -162,7 +162,7 @@ class PluginTest {
         String message = rootMessage(e);
         assertTrue(message.matches("(?s)MMKG-E008: caching run 'huge' needs about 2\\d{4} MB.*"), message);
         assertTrue(message.contains("50000000 vectors of dimension 128"), message);
-        assertTrue(message.contains("mmkg.cache.max_heap_fraction = 0.60"), message);
+        assertTrue(message.contains("dbms.mmkg.cache.max_heap_fraction = 0.60"), message);
     }
 
     @Test
@@ -183,6 +183,33 @@ class PluginTest {
         }
         double recall = overlap / queries;
         assertTrue(recall >= 0.95, "recall@10 " + recall);
+    }
+
+    @Test
+    void theCompressedScanFindsTheExactAnswersForDistanceAndInnerProductRuns() {
+        for (String model : List.of("transe_l2", "distmult", "rotate")) {
+            Fixtures.Written w = Fixtures.run(db, "bits_" + model, model, 30_000, 48, 17);
+            double overlap = 0;
+            int queries = 40;
+            for (int q = 0; q < queries; q++) {
+                String head = w.ids()[q * 101];
+                Set<Object> exact = new HashSet<>();
+                tail(w.run(), head, 10, ", mode: 'exact'").forEach(r -> exact.add(r.get("id")));
+                List<Map<String, Object>> ann = tail(w.run(), head, 10, ", mode: 'ann', ann: 'bits'");
+                assertEquals(10, ann.size());
+                overlap += ann.stream().filter(r -> exact.contains(r.get("id"))).count() / 10.0;
+                // Answers are re-scored exactly: the same entity has the same score either way.
+                List<Map<String, Object>> both = tail(w.run(), head, 1, ", mode: 'exact'");
+                if (both.get(0).get("id").equals(ann.get(0).get("id"))) {
+                    assertEquals((double) both.get(0).get("score"), (double) ann.get(0).get("score"), 1e-9);
+                }
+            }
+            double recall = overlap / queries;
+            assertTrue(recall >= 0.9, model + " recall@10 " + recall);
+        }
+        String listed = (String) Fixtures.rows(db, "CALL mmkg.cache.list() YIELD run, index WHERE run = 'bits_rotate' "
+                + "RETURN index", Map.of()).get(0).get("index");
+        assertEquals("bits(2)", listed);
     }
 
     @Test
@@ -275,7 +302,7 @@ class PluginTest {
         cases.add(new String[] {"CALL mmkg.predict.tail('" + w.ids()[0] + "', 'nope', 3, {run: 'codes'})", "MMKG-E002"});
         cases.add(new String[] {"CALL mmkg.predict.tail('" + w.ids()[0] + "', 'rel_codes', 3, {run: 'absent'})", "MMKG-E004"});
         cases.add(new String[] {"CALL mmkg.predict.tail('" + w.ids()[0] + "', 'rel_codes', 0, {run: 'codes'})", "MMKG-E007"});
-        cases.add(new String[] {"CALL mmkg.predict.tail('" + w.ids()[0] + "', 'rel_codes', 3, {run: 'codes', mode: 'ann'})", "MMKG-E009"});
+        cases.add(new String[] {"CALL mmkg.predict.tail('" + w.ids()[0] + "', 'rel_codes', 3, {run: 'codes', mode: 'ann', ann: 'index'})", "MMKG-E009"});
         for (String[] c : cases) {
             RuntimeException e = assertThrows(RuntimeException.class, () -> Fixtures.rows(db, c[0], Map.of()));
             assertTrue(rootMessage(e).startsWith(c[1]), c[0] + " -> " + rootMessage(e));
