@@ -38,3 +38,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{len(brokers)} worker test(s) did not run: redis-server and/or rabbitmq-server "
             "are not installed. `sudo make services` installs them (CI does)."
         )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/integration needs the real server: mark it, so that
+    ``-m "not integration"`` selects exactly the tests that run without one."""
+    integration = REPO / "tests" / "integration"
+    for item in items:
+        if integration in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.integration)

@@ -70,13 +70,13 @@ class Settings(BaseSettings):
         ge=0.05,
         le=0.9,
         description="Share of the managed server's heap that mmkg's plugin may use to cache run "
-        "matrices and ANN graphs (the server setting mmkg.cache.max_heap_fraction).",
+        "matrices and ANN graphs (the server setting dbms.mmkg.cache.max_heap_fraction).",
     )
     neo4j_plugin_concurrency: int | None = Field(
         default=None,
         ge=1,
         le=256,
-        description="Threads of mmkg's plugin (mmkg.concurrency); default one per core.",
+        description="Threads of mmkg's plugin (dbms.mmkg.concurrency); default one per core.",
     )
     neo4j_start_timeout: float = Field(
         default=180.0, gt=0, description="Seconds to wait for Bolt after `mmkg neo4j start`."

@@ -80,6 +80,7 @@ def test_a_diverging_loss_stops_with_the_step_and_cause(tmp_path: Path) -> None:
         train(data, config, tmp_path / "run", show_progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["transe_l2", "rotate"])
 def test_a_loss_that_grows_by_orders_of_magnitude_is_a_divergence_not_a_success(
     tmp_path: Path, model: str

@@ -108,6 +108,7 @@ def test_kvsall_training_learns(family, tmp_path: Path) -> None:  # type: ignore
     assert result.metrics["test"]["mrr"] > 0.5
 
 
+@pytest.mark.slow
 def test_hogwild_training_with_two_processes_learns(family, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = make_config("rotate", _settings("rotate", num_procs=2))
     result = train(family, config, tmp_path / "run", show_progress=False)

@@ -7,8 +7,6 @@ import java.util.Set;
 final class Options {
     private static final Set<String> KEYS =
             Set.of("exclude", "label", "mode", "run", "candidates", "concurrency", "query_bits", "ann");
-    /** From this many rows up, 'auto' prefers a cached HNSW graph to the exact scan. */
-    static final long AUTO_ANN_ROWS = 200_000;
 
     final boolean exclude;
     final String label;
@@ -74,10 +72,10 @@ final class Options {
     }
 
     /**
-     * How to answer for this run: 'exact' (every cached row), 'hnsw' (the plugin's graph over the
-     * cached rows) or 'index' (Neo4j's vector index). 'auto' takes a cached HNSW graph for runs of
-     * at least {@link #AUTO_ANN_ROWS} rows, else the exact scan when the run is cached or fits the
-     * cache budget, else the vector index; see the README for the measurements behind this.
+     * How to answer for this run: 'exact' (every cached row), 'bits' (the compressed scan),
+     * 'hnsw' (the plugin's graph over the cached rows) or 'index' (Neo4j's vector index). 'auto'
+     * is exact whenever the run is cached or fits the cache budget (always right, and fast enough
+     * up to millions of rows), else the vector index; see the README for the measurements.
      */
     String route(Run r) {
         CachedRun entry = Catalog.cached(r);
