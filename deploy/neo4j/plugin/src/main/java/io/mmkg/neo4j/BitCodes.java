@@ -167,7 +167,11 @@ final class BitCodes {
         Query query = new Query(q, queryBits);
         // q·x̂ = Σ q_j (lo_j + step_j / 2) + Σ w_j c_j, and Σ w_j c_j ≈ wmin Σ c_j + wstep Σ u_j c_j.
         final double a = query.wmin, b = query.wstep;
-        final int chunk = Exact.CHUNK_ROWS * 2;
+        // Few, large chunks: each keeps its own top m, and a chunk barely larger than m would
+        // spend its time in heap insertions (capped so the termination guard is still checked
+        // every few milliseconds).
+        final long chunk = Math.min(1L << 18,
+                Math.max(Exact.CHUNK_ROWS * 2L, (rows + 4L * concurrency - 1) / (4L * concurrency)));
         int chunks = (int) ((rows + chunk - 1) / chunk);
         TopK best = new TopK(m);
         if (rows == 0) return best.sorted();
@@ -177,9 +181,16 @@ final class BitCodes {
             long from = (long) k * chunk, to = Math.min(rows, from + chunk);
             TopK local = new TopK(m);
             float threshold = Float.NEGATIVE_INFINITY;
-            for (long r = from; r < to; r++) {
-                long[] codes = pages[(int) (r / rowsPerPage)];
-                int o = (int) (r % rowsPerPage) * 2 * w;
+            // The page and the offset advance with the row: no division per row (two 64-bit
+            // divisions cost as much as the popcounts of a d = 200 row).
+            int page = (int) (from / rowsPerPage);
+            long[] codes = pages[page];
+            int o = (int) (from % rowsPerPage) * 2 * w;
+            for (long r = from; r < to; r++, o += 2 * w) {
+                if (o == codes.length) {
+                    codes = pages[++page];
+                    o = 0;
+                }
                 int p = 0;
                 for (int kk = 0; kk < bits; kk++) {
                     int s = 0, ku = kk * w;
