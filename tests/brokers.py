@@ -29,6 +29,18 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: flo
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
+def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 30) -> None:
+    """SIGTERM a process started with ``start_new_session`` and its children, SIGKILL after
+    ``grace`` seconds."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 class Broker:
     def __init__(
         self, url: str, proc: subprocess.Popen[bytes], epmd_port: int | None = None
@@ -38,13 +50,7 @@ class Broker:
         self.epmd_port = epmd_port
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process_group(self.proc)
         if self.epmd_port is not None and shutil.which("epmd"):
             # epmd detaches from the node's process group; it stops on request.
             subprocess.run(

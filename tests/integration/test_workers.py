@@ -24,7 +24,7 @@ from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 from mmkg.workers.app import make_app
 from mmkg.workers.jobs import list_jobs
-from tests.brokers import start_redis
+from tests.brokers import start_redis, stop_process_group
 from tests.integration.conftest import CLEAR, env_for, run_cli
 from tests.media_fixtures import write_docs
 
@@ -53,13 +53,7 @@ class Worker:
         )  # fmt: skip
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process_group(self.proc)
 
 
 def worker_env(settings: Settings, broker: str | None, **extra: str) -> dict[str, str]:
