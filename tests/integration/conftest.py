@@ -51,6 +51,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         MMKG_CACHE_DIR=str(settings.resolved_cache_dir),
         MMKG_NEO4J_BOLT_PORT=str(settings.neo4j_bolt_port),
         MMKG_NEO4J_DEPRECATIONS=settings.neo4j_deprecations,
+        MMKG_NEO4J_RETRY_SECONDS=str(settings.neo4j_retry_seconds),
     )
     return env
 

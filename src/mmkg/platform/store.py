@@ -109,7 +109,9 @@ def open_driver(settings: Settings) -> neo4j.Driver:
             auth=auth,
             max_connection_lifetime=3600,
             connection_acquisition_timeout=60,
-            max_transaction_retry_time=settings.neo4j_retry_seconds,
+            # Graph retries itself, against a deadline: the driver's own backoff doubles its
+            # delay after the deadline is nearly spent and can give up at twice the setting.
+            max_transaction_retry_time=0,
             # Deprecation notices are WARNINGs; only ask for them when someone reads them, and
             # for nothing else (the driver would log every "label does not exist").
             notifications_min_severity=(
@@ -121,6 +123,30 @@ def open_driver(settings: Settings) -> neo4j.Driver:
 
 # How long a login refused by Neo4j's rate limit (after repeated wrong passwords) is retried.
 _RATE_LIMIT_WAIT = 12.0
+# Backoff between retries of a failed transaction: first delay, growth, cap (seconds).
+_RETRY_FIRST, _RETRY_GROWTH, _RETRY_CAP = 0.5, 2.0, 4.0
+
+
+def retry_until(deadline_s: float, attempt: Callable[[], T], what: str = "transaction") -> T:
+    """Run ``attempt`` until it succeeds, retrying transient and connection failures with a
+    capped backoff, and give up with the last error once ``deadline_s`` seconds have passed.
+
+    The bound is real: no sleep runs past the deadline, so a lost server is reported within
+    ``deadline_s`` plus one attempt.
+    """
+    deadline = time.monotonic() + deadline_s
+    delay = _RETRY_FIRST
+    while True:
+        try:
+            return attempt()
+        except (RetryableError, Neo4jUnavailableError) as e:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            wait = min(delay, left)
+            log.warning("%s failed (%s); retrying in %.1f s", what, e, wait)
+            time.sleep(wait)
+            delay = min(delay * _RETRY_GROWTH, _RETRY_CAP)
 
 
 @dataclass
@@ -137,6 +163,7 @@ class Graph:
     uri: str
     managed: bool = False
     deprecations: str = "ignore"
+    retry_seconds: float = 30.0
     schema_current: bool = field(default=False, repr=False)
 
     @classmethod
@@ -148,6 +175,7 @@ class Graph:
             uri=settings.uri,
             managed=settings.uses_managed_server,
             deprecations=settings.neo4j_deprecations,
+            retry_seconds=settings.neo4j_retry_seconds,
         )
         if verify:
             try:
@@ -202,11 +230,13 @@ class Graph:
     def _execute(
         self, query: str, params: Mapping[str, Any] | None, routing: neo4j.RoutingControl
     ) -> neo4j.EagerResult:
-        with translate_errors(self.uri):
-            # execute_query retries transient failures in a managed transaction.
-            result = self.driver.execute_query(
-                query, dict(params or {}), database_=self.database, routing_=routing
-            )
+        def attempt() -> neo4j.EagerResult:
+            with translate_errors(self.uri):
+                return self.driver.execute_query(
+                    query, dict(params or {}), database_=self.database, routing_=routing
+                )
+
+        result = retry_until(self.retry_seconds, attempt)
         self.check_summary(result.summary, query)
         return result
 
@@ -234,8 +264,15 @@ class Graph:
 
     def read_transaction(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """Run ``work`` in one read transaction (one consistent snapshot), with retries."""
-        with translate_errors(self.uri), self.driver.session(database=self.database) as session:
-            return session.execute_read(work)
+
+        def attempt() -> T:
+            with (
+                translate_errors(self.uri),
+                self.driver.session(database=self.database) as session,
+            ):
+                return session.execute_read(work)
+
+        return retry_until(self.retry_seconds, attempt)
 
     def run_autocommit(self, query: str, params: Mapping[str, Any] | None = None) -> None:
         """Run a statement outside a managed transaction (schema commands need this)."""

@@ -113,7 +113,7 @@ def ingest_triples(
             "back and it completes what is missing"
         ) from e
     finally:
-        pool.shutdown()
+        pool.shutdown(cancel_futures=True)  # queued chunks would each wait out the retries
         rejects.close()
         bar.close()
     summary.rejected = rejects.count
