@@ -88,3 +88,32 @@ def test_train_from_neo4j(graph: Graph, neo4j_settings: Settings, tmp_path: Path
     # eval without --data uses the split saved with the run.
     evaluated = json.loads(run_cli(neo4j_settings, "eval", str(run)).stdout)
     assert evaluated["mrr"] == metrics["test"]["mrr"]
+
+
+def test_a_pykeen_configuration_trains_and_names_what_it_cannot_keep(
+    neo4j_settings: Settings, tmp_path: Path
+) -> None:
+    _write_folder(tmp_path / "data")
+    pykeen = tmp_path / "rotate.json"
+    pykeen.write_text(json.dumps({"pipeline": {
+        "dataset": "kinships", "model": "RotatE", "model_kwargs": {"embedding_dim": 16},
+        "loss": "NSSALoss", "loss_kwargs": {"margin": 6},
+        "optimizer": "Adam", "optimizer_kwargs": {"lr": 0.02},
+        "negative_sampler_kwargs": {"num_negs_per_pos": 16},
+        "training_kwargs": {"num_epochs": 20, "batch_size": 128},
+    }}))  # fmt: skip
+    out = run_cli(neo4j_settings, "train", "--pykeen-config", str(pykeen), "--data",
+                  str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--epochs", "25",
+                  "--json")  # fmt: skip
+    metrics = json.loads(out.stdout)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
+    # The file's settings, the command line over them, and one process (Adam).
+    assert (config["model"], config["dim"], config["loss"], config["margin"]) == (
+        "rotate", 32, "nssa", 6.0
+    )
+    assert config["epochs"] == 25 and metrics["processes"] == 1
+    assert metrics["test"]["mrr"] > 0.3
+    assert "PyKEEN config: dataset" in out.stderr and "lazy" in out.stderr
+    missing = run_cli(neo4j_settings, "train", "--data", str(tmp_path / "data"), "--out",
+                      str(tmp_path / "r2"), check=False)  # fmt: skip
+    assert missing.returncode == 1 and "give --model" in missing.stderr

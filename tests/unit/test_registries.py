@@ -42,6 +42,7 @@ COVERAGE: dict[str, tuple[Registry[Any], dict[str, str]]] = {
     "loss": (LOSSES, {
         "margin": LS + "test_margin_loss_is_the_mean_hinge_over_negatives",
         "logistic": LS + "test_logistic_loss_weighs_positives_and_negatives_equally",
+        "nssa": LS + "test_nssa_puts_the_margin_inside_the_log_sigmoid_as_pykeen_does",
         "softplus": LS + "test_softplus_loss_averages_every_score",
         "ce": R + "test_all_entity_losses_follow_their_formulas",
         "bce": R + "test_all_entity_losses_follow_their_formulas",

@@ -40,7 +40,7 @@ def _kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 
 _MODEL_HELP = TrainConfig.model_fields["model"].description
 _TRAIN_OPTIONS: list[inspect.Parameter] = [
-    _kw("model", str, typer.Option(..., "--model", "-m", help=_MODEL_HELP)),
+    _kw("model", str | None, typer.Option(None, "--model", "-m", help=_MODEL_HELP)),
     _kw("out", Path, typer.Option(..., "--out", "-o", file_okay=False,
                                   help="Run folder to write.")),
     _kw("data", Path | None, typer.Option(None, "--data", file_okay=False,
@@ -49,6 +49,10 @@ _TRAIN_OPTIONS: list[inspect.Parameter] = [
                                          help="Train on the graph in Neo4j.")),
     _kw("config_file", Path | None, typer.Option(
         None, "--config", dir_okay=False, help="JSON with any of these settings (options win).")),
+    _kw("pykeen_config", Path | None, typer.Option(
+        None, "--pykeen-config", dir_okay=False,
+        help="A PyKEEN pipeline configuration (JSON), run as the closest mmkg equivalent; "
+             "settings it cannot honour are printed. --config and options win over it.")),
     _kw("resume", bool, typer.Option(False, "--resume",
                                      help="Continue the run in --out from its checkpoint.")),
     _kw("order", str, typer.Option("hrt", "--order",
@@ -78,6 +82,17 @@ def _train(**opts: Any) -> None:
     from mmkg.platform.kge.trainer import Trainer
 
     overrides: dict[str, Any] = {}
+    model = opts["model"]
+    if opts["pykeen_config"] is not None:
+        from mmkg.platform.kge.pykeen_config import read_pykeen_config
+
+        mapped = read_pykeen_config(Path(opts["pykeen_config"]))
+        overrides.update(mapped.overrides)
+        model = model or mapped.model
+        for note in mapped.unhonoured:
+            typer.echo(f"PyKEEN config: {note}", err=True)
+    if model is None:
+        raise ConfigError("give --model (or a --pykeen-config that names one)")
     if opts["config_file"] is not None:
         try:
             overrides.update(json.loads(Path(opts["config_file"]).read_text("utf-8")))
@@ -86,7 +101,7 @@ def _train(**opts: Any) -> None:
         overrides.pop("model", None)
     overrides.update(given(opts, TrainConfig))
     overrides.pop("model", None)
-    config = make_config(opts["model"], overrides)
+    config = make_config(model, overrides)
     data = _dataset(
         opts["data"], opts["from_neo4j"], opts["order"], opts["valid_fraction"],
         opts["test_fraction"], config.seed,

@@ -36,6 +36,30 @@ def test_logistic_loss_weighs_positives_and_negatives_equally() -> None:
     assert slcwa_loss(POS, NEG, "logistic", 1.0, 0.0).item() == pytest.approx((pos + neg) / 2)
 
 
+def test_nssa_puts_the_margin_inside_the_log_sigmoid_as_pykeen_does() -> None:
+    m, alpha = 9.0, 0.5
+    w = [[math.exp(alpha * a) / sum(math.exp(alpha * b) for b in row) for a in row]
+         for row in NEG.tolist()]  # fmt: skip
+    pos = -sum(math.log(_sig(m + s)) for s in POS.tolist()) / 2
+    neg = -sum(
+        sum(wi * math.log(_sig(-s - m)) for wi, s in zip(wrow, row, strict=True))
+        for wrow, row in zip(w, NEG.tolist(), strict=True)
+    ) / 2
+    ours = slcwa_loss(POS, NEG, "nssa", m, alpha).item()
+    assert ours == pytest.approx((pos + neg) / 2, rel=1e-6)
+    # ... and equals PyKEEN's own NSSALoss on random scores of every sign.
+    from pykeen.losses import NSSALoss
+
+    gen = torch.Generator().manual_seed(3)
+    p, n = torch.randn(64, generator=gen) * 5, torch.randn(64, 32, generator=gen) * 5
+    for margin, temperature in ((9.0, 1.0), (3.0, 0.5), (0.0, 2.0)):
+        theirs = NSSALoss(margin=margin, adversarial_temperature=temperature)
+        expected = theirs.process_slcwa_scores(positive_scores=p, negative_scores=n)
+        assert slcwa_loss(p, n, "nssa", margin, temperature).item() == pytest.approx(
+            expected.item(), rel=1e-5
+        )
+
+
 def test_softplus_loss_averages_every_score() -> None:
     scores = [-2.0, 1.0, 1.0, 3.0, 0.0, -2.0]  # -y·s for the two positives, then negatives
     expected = sum(math.log1p(math.exp(s)) for s in scores) / 6

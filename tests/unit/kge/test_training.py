@@ -144,3 +144,33 @@ def test_early_stopping_keeps_the_best_validated_embeddings(family, tmp_path: Pa
     assert result.metrics["valid"]["mrr"] == pytest.approx(best, abs=1e-6)
     if result.metrics["stopped"] == "early_stopping":
         assert result.metrics["epochs"] < 40
+
+
+def test_hogwild_is_chosen_only_where_it_loses_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    from mmkg.platform.kge.hogwild import plan_processes, touched_share
+
+    sparse = make_config("rotate", {"dim": 8, "num_procs": 0})
+    # FB15k-237 at the defaults: a step touches under a quarter of the rows; Hogwild.
+    assert 0.1 < touched_share(sparse, 14_541) < 0.25
+    procs, why = plan_processes(sparse, 14_541, cores=2)
+    assert procs == 2 and "Hogwild" in why
+    # A dense graph of a hundred entities: every step touches nearly every row.
+    procs, why = plan_processes(sparse, 104, cores=2)
+    assert procs == 1 and "104 entities" in why
+    # Adam's per-coordinate state races under Hogwild, whatever the graph.
+    adam = make_config("rotate", {"dim": 8, "optimizer": "adam", "lr": 0.005})
+    procs, why = plan_processes(adam, 1_000_000, cores=8)
+    assert procs == 1 and "adam" in why
+    # Asked for explicitly, it is obeyed, with a warning that names the risk.
+    forced = make_config("rotate", {"dim": 8, "optimizer": "adam", "num_procs": 2})
+    with caplog.at_level("WARNING"):
+        assert plan_processes(forced, 104, cores=2)[0] == 2
+    assert "adam" in caplog.text and "104 entities" in caplog.text
+    assert plan_processes(sparse, 14_541, cores=1)[0] == 1
+
+
+def test_the_process_choice_and_its_reason_are_in_the_metrics(family, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = make_config("rotate", _settings("rotate", num_procs=0, optimizer="adam", epochs=1))
+    result = train(family, config, None, show_progress=False)
+    assert result.metrics["processes"] == 1
+    assert "adam" in result.metrics["processes_reason"]

@@ -16,12 +16,12 @@ from mmkg.errors import ConfigError
 from mmkg.platform.kge.specs import model_spec
 
 Training = Literal["slcwa", "kvsall", "1vsall"]
-Loss = Literal["margin", "logistic", "softplus", "bce", "ce"]
+Loss = Literal["margin", "logistic", "nssa", "softplus", "bce", "ce"]
 Regularizer = Literal["none", "l2", "n3"]
 Sampler = Literal["uniform", "degree"]
 Init = Literal["uniform", "normal", "xavier"]
 Optimizer = Literal["adagrad", "adagrad_elementwise", "adam"]
-SLCWA_LOSSES = ("margin", "logistic", "softplus")
+SLCWA_LOSSES = ("margin", "logistic", "nssa", "softplus")
 ALL_ENTITY_LOSSES = ("bce", "ce")
 
 
@@ -43,9 +43,14 @@ class TrainConfig(BaseModel):
     gamma: float = Field(12.0, description="Margin inside distance scores (TransE, RotatE).")
     training: Training = Field("slcwa", description="slcwa, kvsall or 1vsall.")
     loss: Loss = Field(
-        "logistic", description="margin, logistic, softplus (slcwa); bce, ce (kvsall/1vsall)."
+        "logistic", description="margin, logistic, nssa, softplus (slcwa); bce, ce (kvsall/1vsall)."
     )
-    margin: float = Field(1.0, gt=0, description="Margin of the margin ranking loss.")
+    margin: float = Field(
+        1.0,
+        ge=0,
+        description="Margin of the margin ranking loss, and of nssa inside its log-sigmoid "
+        "(PyKEEN's NSSALoss margin, 9 there).",
+    )
     adversarial_temperature: float = Field(
         1.0,
         ge=0,
@@ -55,11 +60,15 @@ class TrainConfig(BaseModel):
     negatives: int = Field(
         256,
         gt=0,
-        description="Negatives per chunk of positives (sLCWA).",
+        description="Negatives per positive (sLCWA), as PyKEEN's num_negs_per_pos: each "
+        "positive is scored against this many corrupted triples.",
         json_schema_extra=_cli(short="-n"),
     )
     neg_chunk_size: int = Field(
-        256, gt=0, description="Positives that share one set of negatives (sLCWA)."
+        256,
+        gt=0,
+        description="Positives that share the same negative entities (sLCWA, DGL-KE's joint "
+        "sampling): 1 draws per positive as PyKEEN; larger is faster.",
     )
     neg_sampler: Sampler = Field("uniform", description="uniform or degree.")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="KvsAll/1vsAll targets.")
@@ -87,7 +96,10 @@ class TrainConfig(BaseModel):
     seed: int = Field(0, description="Seed of every random draw: a run is reproducible.")
     device: str = Field("cpu", description="cpu or cuda[:n].")
     num_procs: int = Field(
-        0, ge=0, description="Hogwild processes on CPU; 0 = one per core; 1 = deterministic."
+        0,
+        ge=0,
+        description="Training processes on CPU; 0 = auto: Hogwild, one per core, where it "
+        "loses nothing (row-wise adagrad, sparse steps), else 1; 1 = deterministic.",
     )
     eval_every: int = Field(5, ge=0, description="Validate every N epochs; 0 = never.")
     patience: int = Field(

@@ -29,6 +29,49 @@ from mmkg.platform.kge.steps import EpochStats, Progress, StepRunner
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 1.0
+# Hogwild pays off while two processes rarely update the same row at once. Above this share
+# of entity rows touched per step, concurrent steps overwrite each other's updates: on a dense
+# graph of ~100 entities two processes lost 0.07 test MRR (bench/kge_vs_pykeen.py), while on
+# WN18RR (7% touched) and FB15k-237 (19%) they matched one process.
+MAX_TOUCHED_SHARE = 0.25
+
+
+def touched_share(config: TrainConfig, num_entities: int) -> float:
+    """Expected share of entity rows one sLCWA step updates: the heads and tails of its
+    positives plus every negative entity drawn, with repeats (draws land uniformly)."""
+    chunks = -(-config.batch_size // config.neg_chunk_size)
+    draws = 2 * config.batch_size + chunks * config.negatives
+    return float(1.0 - np.exp(-draws / max(num_entities, 1)))
+
+
+def plan_processes(config: TrainConfig, num_entities: int, cores: int) -> tuple[int, str]:
+    """How many training processes to run, and why: Hogwild (one process per core) only
+    where it loses nothing; ``num_procs`` set explicitly is obeyed, with a warning where it
+    is unsafe."""
+    if config.device != "cpu" or config.training != "slcwa":
+        return 1, "CUDA and all-entities training parallelise inside each step"
+    share = touched_share(config, num_entities)
+    risks = []
+    if config.optimizer != "adagrad":
+        # Adam's and element-wise Adagrad's per-coordinate state is read and written by
+        # every step; racing processes corrupt it (DGL-KE keeps row-wise Adagrad for this).
+        risks.append(f"optimizer {config.optimizer} keeps per-coordinate state that races")
+    if share > MAX_TOUCHED_SHARE:
+        risks.append(
+            f"each step touches ~{share:.0%} of the {num_entities} entities, so parallel "
+            "steps overwrite each other's updates"
+        )
+    if config.num_procs:
+        if config.num_procs > 1 and risks:
+            log.warning("Hogwild with %d processes asked for, although %s; accuracy may "
+                        "suffer (leave num_procs at 0 to let mmkg choose)",
+                        config.num_procs, "; ".join(risks))  # fmt: skip
+        return config.num_procs, "num_procs set"
+    if cores <= 1:
+        return 1, "one core"
+    if risks:
+        return 1, "one process: " + "; ".join(risks)
+    return cores, f"Hogwild over {cores} cores (each step touches ~{share:.0%} of the entities)"
 
 
 def _worker(

@@ -42,6 +42,17 @@ def logistic_loss(pos: Tensor, neg: Tensor, weights: Tensor, margin: float) -> T
     return (pos_loss + neg_loss) / 2
 
 
+def nssa_loss(pos: Tensor, neg: Tensor, weights: Tensor, margin: float) -> Tensor:
+    """Self-adversarial negative sampling as PyKEEN's ``NSSALoss`` defines it (Sun et al.):
+    ``½[-log σ(m + s⁺) - Σ w log σ(-s⁻ - m)]``, the margin ``m`` inside the log-sigmoid.
+
+    With a distance score ``-d`` this is the RotatE paper's ``-log σ(γ - d⁺) - Σ w log σ(d⁻ - γ)``;
+    it equals ``logistic`` on scores shifted by ``m`` (the weights do not change: a softmax
+    ignores a shift), so a PyKEEN margin maps here unchanged whatever the model's own ``gamma``.
+    """
+    return logistic_loss(pos + margin, neg + margin, weights, 0.0)
+
+
 def softplus_loss(pos: Tensor, neg: Tensor, weights: Tensor, margin: float) -> Tensor:
     """PyKEEN's pointwise ``softplus(-y·s)`` averaged over all positive and negative scores."""
     total = F.softplus(-pos).sum() + F.softplus(neg).sum()
@@ -64,6 +75,8 @@ def bce_loss(scores: Tensor, targets: Tensor, label_smoothing: float) -> Tensor:
 LOSSES: Registry[PairLoss | AllEntitiesLoss] = Registry("loss")
 LOSSES.add("margin", margin_loss, "pairwise hinge [m - s+ + s-]+", training="slcwa")
 LOSSES.add("logistic", logistic_loss, "-log σ(s+) - Σ w log σ(-s-) (RotatE)", training="slcwa")
+LOSSES.add("nssa", nssa_loss, "½[-log σ(m + s+) - Σ w log σ(-s- - m)] (PyKEEN NSSALoss)",
+           training="slcwa")  # fmt: skip
 LOSSES.add("softplus", softplus_loss, "pointwise softplus(-y s) (PyKEEN)", training="slcwa")
 LOSSES.add("ce", ce_loss, "softmax cross-entropy over all entities", training="1vsall")
 LOSSES.add("bce", bce_loss, "binary cross-entropy over all entities", training="kvsall")

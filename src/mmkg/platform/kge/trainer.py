@@ -32,7 +32,7 @@ from mmkg.platform.kge.callbacks import (
 from mmkg.platform.kge.config import TrainConfig
 from mmkg.platform.kge.data import KGDataset, write_id_maps
 from mmkg.platform.kge.evaluate import EvalResult, FilterIndex, evaluate
-from mmkg.platform.kge.hogwild import HogwildPool
+from mmkg.platform.kge.hogwild import HogwildPool, plan_processes
 from mmkg.platform.kge.kernels import set_compile
 from mmkg.platform.kge.memory import MemoryEstimate, check_fits, estimate_training, memory_cap
 from mmkg.platform.kge.models import KGEModel, build_model
@@ -143,16 +143,13 @@ class Trainer:
         self.best_tables: dict[str, Tensor] | None = None
         self.stopping: str | None = None
         self.is_last_epoch = False
-        self.processes = self._processes()
+        self.processes, self.processes_reason = plan_processes(
+            config, data.num_entities, cpu_count()
+        )
+        log.info("training processes: %d (%s)", self.processes, self.processes_reason)
         self.estimate: MemoryEstimate | None = None
         self.model: KGEModel
         self.filter_index: FilterIndex
-
-    def _processes(self) -> int:
-        cfg = self.config
-        if cfg.device != "cpu" or cfg.training != "slcwa":
-            return 1  # CUDA and all-entities training parallelise inside each step
-        return cfg.num_procs or cpu_count()
 
     # --- set-up ---------------------------------------------------------------------------
     def _check(self) -> None:
@@ -306,6 +303,7 @@ class Trainer:
             "train_seconds": round(state.train_seconds, 2),
             "triples_per_second": round(triples / max(state.train_seconds, 1e-9), 1),
             "processes": self.processes,
+            "processes_reason": self.processes_reason,
             "memory_estimate_gb": round((self.estimate.total if self.estimate else 0) / 1024**3, 3),
         }
         for split in ("valid", "test"):
