@@ -84,8 +84,9 @@ class Settings(BaseSettings):
     neo4j_retry_seconds: float = Field(
         default=30.0,
         gt=0,
-        description="How long the driver retries a transaction on transient errors before "
-        "mmkg reports the error (workers then retry the task with backoff).",
+        description="How long mmkg retries a transaction on transient or connection errors "
+        "before it reports the error (a real bound: no retry starts after it; workers then "
+        "retry the task with backoff).",
     )
     neo4j_deprecations: Literal["ignore", "warn", "error"] = Field(
         default="ignore",

@@ -66,7 +66,7 @@ def test_bad_options_are_named(neo4j_settings: Settings, tmp_path: Path) -> None
     not_a_run = run_cli(neo4j_settings, "eval", str(tmp_path), check=False)
     assert not_a_run.returncode == 1 and "config.json is missing" in not_a_run.stderr
     models = json.loads(run_cli(neo4j_settings, "models", "--json").stdout)
-    assert set(models) == {"transe_l1", "transe_l2", "distmult", "complex", "rotate"}
+    assert set(models) == {"transe_l1", "transe_l2", "distmult", "complex", "rotate", "rotate_l2"}
 
 
 def test_train_from_neo4j(graph: Graph, neo4j_settings: Settings, tmp_path: Path) -> None:
@@ -109,7 +109,10 @@ def test_a_pykeen_configuration_trains_and_names_what_it_cannot_keep(
     config = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
     # The file's settings, the command line over them, and one process (Adam).
     assert (config["model"], config["dim"], config["loss"], config["margin"]) == (
-        "rotate", 32, "nssa", 6.0
+        "rotate",
+        32,
+        "nssa",
+        6.0,
     )
     assert config["epochs"] == 25 and metrics["processes"] == 1
     assert metrics["test"]["mrr"] > 0.3

@@ -52,14 +52,14 @@ from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 from tests.integration.conftest import CLEAR, env_for, run_cli
 
-MODELS = ("transe_l1", "transe_l2", "distmult", "complex", "rotate")
+MODELS = ("transe_l1", "transe_l2", "distmult", "complex", "rotate", "rotate_l2")
 QUICK = {"dim": 16, "epochs": 3, "num_procs": 1, "batch_size": 256, "compile": False,
          "eval_every": 0}  # fmt: skip
 SLCWA = {"negatives": 32, "neg_chunk_size": 32}
 
 
 def _train(data: KGDataset, model: str, run: Path, seed: int = 0) -> Path:
-    extra = SLCWA if model in ("transe_l1", "transe_l2", "rotate") else {}
+    extra = SLCWA if model in ("transe_l1", "transe_l2", "rotate", "rotate_l2") else {}
     train(data, make_config(model, {**QUICK, **extra, "seed": seed}), run, show_progress=False)
     return run
 

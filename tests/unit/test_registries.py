@@ -33,7 +33,7 @@ LS = K + "test_losses_and_sampling:"
 COVERAGE: dict[str, tuple[Registry[Any], dict[str, str]]] = {
     "model": (MODELS, {
         n: K + "test_models:test_single_triple_score_matches_all_entity_scores"
-        for n in ("transe_l1", "transe_l2", "distmult", "complex", "rotate")
+        for n in ("transe_l1", "transe_l2", "distmult", "complex", "rotate", "rotate_l2")
     }),
     "interaction": (INTERACTIONS, {
         n: K + "test_models:test_single_triple_score_matches_all_entity_scores"

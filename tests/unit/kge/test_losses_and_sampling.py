@@ -41,10 +41,13 @@ def test_nssa_puts_the_margin_inside_the_log_sigmoid_as_pykeen_does() -> None:
     w = [[math.exp(alpha * a) / sum(math.exp(alpha * b) for b in row) for a in row]
          for row in NEG.tolist()]  # fmt: skip
     pos = -sum(math.log(_sig(m + s)) for s in POS.tolist()) / 2
-    neg = -sum(
-        sum(wi * math.log(_sig(-s - m)) for wi, s in zip(wrow, row, strict=True))
-        for wrow, row in zip(w, NEG.tolist(), strict=True)
-    ) / 2
+    neg = (
+        -sum(
+            sum(wi * math.log(_sig(-s - m)) for wi, s in zip(wrow, row, strict=True))
+            for wrow, row in zip(w, NEG.tolist(), strict=True)
+        )
+        / 2
+    )
     ours = slcwa_loss(POS, NEG, "nssa", m, alpha).item()
     assert ours == pytest.approx((pos + neg) / 2, rel=1e-6)
     # ... and equals PyKEEN's own NSSALoss on random scores of every sign.
@@ -94,3 +97,37 @@ def test_degree_sampler_follows_the_training_degree() -> None:
     np.testing.assert_allclose(counts, degree / degree.sum(), atol=0.01)
     uniform = make_sampler("uniform", 11, train).sample((1000,), torch.Generator())
     assert int(uniform.min()) >= 0 and int(uniform.max()) <= 10
+
+
+@pytest.mark.parametrize("name", ["rotate_l2", "rotate", "transe_l1", "distmult"])
+def test_dense_scoring_of_shared_negatives_gives_the_same_loss_and_gradients(name: str) -> None:
+    """On a small graph a step scores every positive against all its distinct entities and
+    picks its negatives' scores out; that must change nothing but the speed."""
+    from mmkg.platform.kge.config import make_config
+    from mmkg.platform.kge.models import build_model
+    from mmkg.platform.kge.steps import StepRunner
+
+    rng = np.random.default_rng(0)
+    train = np.stack([rng.integers(0, 30, 200), rng.integers(0, 3, 200), rng.integers(0, 30, 200)],
+                     1).astype(np.int64)  # fmt: skip
+    config = make_config(name, {"dim": 8, "negatives": 24, "neg_chunk_size": 4, "num_procs": 1,
+                                "training": "slcwa", "loss": "nssa", "margin": 3.0,
+                                "reciprocal": False})  # fmt: skip
+    results = []
+    for dense in (True, False):
+        model = build_model(config, 30, 3, torch.Generator().manual_seed(1))
+        runner = StepRunner(model, config, train)
+        runner.dense_scoring = dense
+        per_step = []
+        for step in (0, 1):  # tails corrupted, then heads
+            total, _, updates = runner._slcwa(
+                runner.rows[:64], step, torch.Generator().manual_seed(7)
+            )
+            total.backward()  # type: ignore[no-untyped-call]
+            per_step.append((total.detach(), [u[2].grad.clone() for u in updates]))
+        results.append(per_step)
+    # 64 positives touch at most 30 entities (the dense route is taken) against 24 negatives.
+    for (loss_a, grads_a), (loss_b, grads_b) in zip(*results, strict=True):
+        torch.testing.assert_close(loss_a, loss_b, rtol=1e-5, atol=1e-6)
+        for a, b in zip(grads_a, grads_b, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

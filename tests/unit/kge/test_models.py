@@ -86,3 +86,26 @@ def test_invalid_configurations_are_refused_with_the_field_named(
 def test_all_entity_training_needs_a_matrix_product_model() -> None:
     with pytest.raises(ConfigError, match="distmult or complex"):
         make_config("rotate", {"training": "1vsall", "loss": "ce", "reciprocal": True})
+
+
+def test_rotate_l2_scores_as_pykeens_rotate_interaction() -> None:
+    from pykeen.nn.modules import RotatEInteraction
+
+    from mmkg.platform.kge.interactions import RotatE
+
+    gen = torch.Generator().manual_seed(3)
+    dim = 12  # 6 complex dimensions
+    h, t = torch.randn(5, dim, generator=gen), torch.randn(5, dim, generator=gen)
+    phases = torch.rand(5, dim // 2, generator=gen) * 6.28
+    ours = RotatE(dim, gamma=0.0, emb_init=torch.pi, norm="l2")
+    r = ours.prepare_relation(phases)
+    mine = ours.score(h, r, t)
+
+    def as_complex(x: torch.Tensor) -> torch.Tensor:
+        return torch.complex(x[..., : dim // 2], x[..., dim // 2 :])
+
+    theirs = RotatEInteraction()(as_complex(h), torch.polar(torch.ones_like(phases), phases),
+                                 as_complex(t))  # fmt: skip
+    torch.testing.assert_close(mine, theirs.float(), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ConfigError, match="modulus or l2"):
+        RotatE(dim, 0.0, norm="l3")

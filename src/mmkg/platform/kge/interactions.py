@@ -158,7 +158,9 @@ class ComplEx(Interaction):
 
 
 class RotatE(Interaction):
-    """``gamma - sum_k |h_k · r_k - t_k|`` with ``|r_k| = 1`` (Sun et al., 2019).
+    """``gamma - sum_k |h_k · r_k - t_k|`` with ``|r_k| = 1`` (Sun et al., 2019), or with
+    ``norm="l2"`` ``gamma - ||h · r - t||_2``, the L2 norm of the complex difference, as
+    PyKEEN scores RotatE.
 
     Relations are stored as raw values scaled to phases like DGL-KE does
     (``phase = r · π / emb_init``), so Adagrad moves phases at the pace it moves entities.
@@ -167,9 +169,14 @@ class RotatE(Interaction):
     name = "rotate"
     complex = True
 
-    def __init__(self, dim: int, gamma: float, emb_init: float | None = None) -> None:
+    def __init__(
+        self, dim: int, gamma: float, emb_init: float | None = None, norm: str = "modulus"
+    ) -> None:
         super().__init__(dim, gamma)
+        if norm not in ("modulus", "l2"):
+            raise ConfigError(f"RotatE norm must be modulus or l2, got {norm!r}")
         self.emb_init = emb_init if emb_init is not None else (gamma + 2.0) / dim
+        self.norm = norm
 
     def relation_dim(self) -> int:
         return self.dim // 2
@@ -192,9 +199,15 @@ class RotatE(Interaction):
         return torch.sqrt(re * re + im * im + _EPS).sum(-1)
 
     def score(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
-        return self.gamma - self._modulus_sum(self._rotate(h, r) - t)
+        diff = self._rotate(h, r) - t
+        if self.norm == "l2":
+            return self.gamma - torch.sqrt((diff * diff).sum(-1).clamp_min(_EPS))
+        return self.gamma - self._modulus_sum(diff)
 
     def _pairwise(self, query: Tensor, cand: Tensor) -> Tensor:
+        if self.norm == "l2":
+            # The complex L2 norm is the real one over (re, im): one matrix product.
+            return self.gamma - _distance(query, cand, 2)
         # The modulus per complex dimension cannot be factored into a matrix product; a
         # fused kernel avoids materialising [..., B, K, d].
         return self.gamma - modulus_distance(query, cand)
@@ -208,17 +221,17 @@ class RotatE(Interaction):
 
     def pairwise_bytes_per_candidate(self) -> int:
         # eager: the [B, K, d] difference and two temporaries of it
-        return 0 if fused() else 3 * 4 * self.dim
+        return 0 if self.norm == "l2" or fused() else 3 * 4 * self.dim
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "emb_init": self.emb_init}
+        return {**super().describe(), "emb_init": self.emb_init, "norm": self.norm}
 
 
 INTERACTIONS: Registry[type[Interaction]] = Registry("interaction")
 INTERACTIONS.add("transe", TransE, "gamma - ||h + r - t||_p (p = 1 or 2)")
 INTERACTIONS.add("distmult", DistMult, "<h, r, t>")
 INTERACTIONS.add("complex", ComplEx, "Re(<h, r, conj t>)")
-INTERACTIONS.add("rotate", RotatE, "gamma - sum_k |h_k r_k - t_k|, |r_k| = 1")
+INTERACTIONS.add("rotate", RotatE, "gamma - sum_k |h_k r_k - t_k| (or ||h r - t||_2), |r_k| = 1")
 
 
 def build_interaction(spec: ModelSpec, dim: int, gamma: float) -> Interaction:

@@ -10,6 +10,7 @@ it cannot honour exactly, so that nothing is dropped silently. PyKEEN is not imp
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,10 +121,11 @@ def map_pykeen_config(raw: dict[str, Any]) -> PykeenMapping:
     if model_key in ("transe", "distmult"):
         out["entity_norm"] = True  # PyKEEN's entity constrainer: unit L2 norm
     if model_key == "rotate":
-        notes.append(
-            "RotatE: mmkg scores by the sum of complex moduli |h∘r - t|; PyKEEN by their "
-            "L2 norm (the same model family, not the same distance)"
-        )
+        # PyKEEN's RotatE takes the L2 norm of h∘r - t (mmkg's rotate sums the moduli), and
+        # learns phases in radians drawn over the whole circle: mmkg's raw relation value is a
+        # phase in radians when its init range is π (phase = r·π/init_scale).
+        model = "rotate_l2"
+        out["init_scale"] = math.pi
     for key in sorted(model_kwargs):
         notes.append(f"model_kwargs.{key}: not mapped; mmkg's default applies")
     _loss(cfg, default_loss, out, notes)
@@ -210,7 +212,11 @@ def _training(cfg: dict[str, Any], model: str, out: dict[str, Any], notes: list[
     loop = _key(cfg.get("training_loop") or "slcwa")
     training = _mapping(cfg.get("training_kwargs"), "training_kwargs")
     out["epochs"] = int(training.pop("num_epochs", 5))
-    out["batch_size"] = int(training.pop("batch_size", None) or 256)
+    batch = training.pop("batch_size", None)
+    if batch is None:
+        notes.append("training_kwargs.batch_size not given: PyKEEN searches one on a GPU and "
+                     "takes 32 on a CPU; mmkg takes 32")  # fmt: skip
+    out["batch_size"] = int(batch or 32)
     if "label_smoothing" in training:
         out["label_smoothing"] = float(training.pop("label_smoothing"))
     if loop == "lcwa":
@@ -223,8 +229,7 @@ def _training(cfg: dict[str, Any], model: str, out: dict[str, Any], notes: list[
             out.update(training="kvsall", reciprocal=True, loss="bce")
             what = "KvsAll with reciprocal relations and BCE"
         notes.append(
-            f"training_loop LCWA as mmkg's {what} (heads are predicted through inverse "
-            "relations)"
+            f"training_loop LCWA as mmkg's {what} (heads are predicted through inverse relations)"
         )
     elif loop != "slcwa":
         raise ConfigError(f"training_loop {cfg.get('training_loop')!r}: mmkg has sLCWA, LCWA")

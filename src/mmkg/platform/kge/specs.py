@@ -129,6 +129,15 @@ for _spec in (
         {},
         {**_SLCWA, "dim": 400, "gamma": 6.0, "lr": 0.05},
     ),
+    ModelSpec(
+        "rotate_l2",
+        "rotate",
+        "RotatE scored by the L2 norm of h ∘ r - t, as PyKEEN's RotatE",
+        Capabilities("distance", "l2", complex=True, matmul_all=True),
+        {"norm": "l2"},
+        # PyKEEN's NSSA margin for RotatE is 9 on this distance (its documentation).
+        {**_SLCWA, "dim": 400, "gamma": 9.0, "lr": 0.05},
+    ),
 ):
     MODELS.add(
         _spec.name,

@@ -27,6 +27,11 @@ Progress = Callable[[int, float], None]
 Updates = list[tuple[Representation, Tensor, Tensor]]
 # Report progress to the bar about this often (batches); keeps inter-process traffic low.
 REPORT_EVERY = 8
+# When a step's distinct entities are at most this many times its negatives per chunk, each
+# positive is scored against all of them and its own negatives' scores are picked out: on a
+# small, dense graph that replaces a gather (and a scatter-add backward) of every chunk's
+# negative vectors by one matrix of scores, with the same loss and gradients.
+DENSE_SCORING_RATIO = 2
 # A step loss this many times the first one (with a floor): the embeddings are diverging.
 STEP_DIVERGENCE = 1e4
 _LOSS_FLOOR = 0.01
@@ -67,6 +72,8 @@ class StepRunner:
             self.rows, self.targets_csr = _query_rows(train, model.num_relations, config.training)
         self.all_entities = torch.arange(model.num_entities, device=self.device)
         self.first_loss: float | None = None
+        # Whether a step may score against all its distinct entities (DENSE_SCORING_RATIO).
+        self.dense_scoring = True
 
     @property
     def num_rows(self) -> int:
@@ -137,15 +144,25 @@ class StepRunner:
         ent = model.entities.gather(uniq)
         rel = model.relations.gather(r_uniq)
         hv, tv = ent[inv[:size]], ent[inv[size : 2 * size]]
-        nv = ent[inv[2 * size :]].view(chunks, cfg.negatives, -1)
         raw_r = rel[r_inv]
         rv = model.interaction.prepare_relation(raw_r)
         pos = model.interaction.score(hv, rv, tv)
-        rc = rv.view(chunks, chunk, -1)
-        if step % 2 == 0:  # corrupt tails and heads in turn
-            neg_scores = model.interaction.score_tails(hv.view(chunks, chunk, -1), rc, nv)
+        corrupt_tails = step % 2 == 0  # corrupt tails and heads in turn
+        if chunks > 1 and len(uniq) <= DENSE_SCORING_RATIO * cfg.negatives and self.dense_scoring:
+            every = (
+                model.interaction.score_tails(hv, rv, ent)
+                if corrupt_tails
+                else model.interaction.score_heads(ent, rv, tv)
+            )
+            picks = inv[2 * size :].view(chunks, 1, cfg.negatives)
+            neg_scores = every.gather(1, picks.expand(chunks, chunk, -1).reshape(size, -1))
         else:
-            neg_scores = model.interaction.score_heads(nv, rc, tv.view(chunks, chunk, -1))
+            nv = ent[inv[2 * size :]].view(chunks, cfg.negatives, -1)
+            rc = rv.view(chunks, chunk, -1)
+            if corrupt_tails:
+                neg_scores = model.interaction.score_tails(hv.view(chunks, chunk, -1), rc, nv)
+            else:
+                neg_scores = model.interaction.score_heads(nv, rc, tv.view(chunks, chunk, -1))
         loss = slcwa_loss(
             pos, neg_scores.reshape(size, -1), cfg.loss, cfg.margin, cfg.adversarial_temperature
         )

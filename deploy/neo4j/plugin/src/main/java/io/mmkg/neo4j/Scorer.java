@@ -24,10 +24,17 @@ final class Scorer {
 
     final Kind kind;
     final double gamma;
+    /** Queries are complex rotations (RotatE) although the distance is L2 (PyKEEN's RotatE). */
+    final boolean rotation;
 
     private Scorer(Kind kind, double gamma) {
+        this(kind, gamma, kind == Kind.MODULUS);
+    }
+
+    private Scorer(Kind kind, double gamma, boolean rotation) {
         this.kind = kind;
         this.gamma = gamma;
+        this.rotation = rotation;
     }
 
     /** From the run's flags: score 'distance' (with distance l1|l2|modulus) or 'inner_product'. */
@@ -35,7 +42,7 @@ final class Scorer {
         if ("inner_product".equals(score)) return new Scorer(complex ? Kind.COMPLEX_DOT : Kind.DOT, gamma);
         if ("distance".equals(score)) {
             if ("l1".equals(distance) && !complex) return new Scorer(Kind.L1, gamma);
-            if ("l2".equals(distance) && !complex) return new Scorer(Kind.L2, gamma);
+            if ("l2".equals(distance)) return new Scorer(Kind.L2, gamma, complex);
             if ("modulus".equals(distance) && complex) return new Scorer(Kind.MODULUS, gamma);
         }
         throw MmkgException.of(MmkgException.Code.RUN_CORRUPT,
@@ -56,6 +63,7 @@ final class Scorer {
     float[] tailQuery(float[] h, float[] r) {
         int d = h.length;
         float[] q = new float[d];
+        if (rotation) return rotate(h, r, false);
         switch (kind) {
             case L1, L2 -> {
                 for (int i = 0; i < d; i++) q[i] = h[i] + r[i];
@@ -64,13 +72,20 @@ final class Scorer {
                 for (int i = 0; i < d; i++) q[i] = h[i] * r[i];
             }
             case COMPLEX_DOT, MODULUS -> {
-                int m = d / 2;
-                for (int i = 0; i < m; i++) {
-                    float a = h[i], b = h[m + i], c = r[i], e = r[m + i];
-                    q[i] = a * c - b * e;
-                    q[m + i] = a * e + b * c;
-                }
+                return rotate(h, r, false);
             }
+        }
+        return q;
+    }
+
+    /** x ∘ r (or x ∘ conj r) for complex vectors: real parts first, imaginary parts second. */
+    private static float[] rotate(float[] x, float[] r, boolean conjugate) {
+        int d = x.length, m = d / 2;
+        float[] q = new float[d];
+        for (int i = 0; i < m; i++) {
+            float a = x[i], b = x[m + i], c = r[i], e = conjugate ? -r[m + i] : r[m + i];
+            q[i] = a * c - b * e;
+            q[m + i] = a * e + b * c;
         }
         return q;
     }
@@ -79,6 +94,8 @@ final class Scorer {
     float[] headQuery(float[] r, float[] t) {
         int d = t.length;
         float[] q = new float[d];
+        // |h r - t| = |h - t conj(r)| because |r| = 1, for every norm of the difference
+        if (rotation) return rotate(t, r, true);
         switch (kind) {
             case L1, L2 -> {
                 // ||h + r - t|| = ||h - (t - r)||
@@ -97,13 +114,7 @@ final class Scorer {
                 }
             }
             case MODULUS -> {
-                // |h r - t| = |h - t conj(r)| because |r| = 1
-                int m = d / 2;
-                for (int i = 0; i < m; i++) {
-                    float a = t[i], b = t[m + i], c = r[i], e = -r[m + i];
-                    q[i] = a * c - b * e;
-                    q[m + i] = a * e + b * c;
-                }
+                return rotate(t, r, true);
             }
         }
         return q;

@@ -24,7 +24,7 @@ final class Fixtures {
         for (float[] v : vectors) for (int j = 0; j < dim; j++) v[j] = (float) random.nextGaussian() / (float) Math.sqrt(dim);
         float[] relation = new float[dim];
         for (int j = 0; j < dim; j++) relation[j] = (float) random.nextGaussian() / (float) Math.sqrt(dim);
-        if (model.equals("rotate")) { // a unit complex number per dimension, as prepared by Python
+        if (model.startsWith("rotate")) { // a unit complex number per dimension, as prepared by Python
             int h = dim / 2;
             for (int j = 0; j < h; j++) {
                 double phase = random.nextDouble() * 2 * Math.PI;
@@ -61,6 +61,7 @@ final class Fixtures {
             case "transe_l1" -> flags(props, "distance", "l1", false);
             case "transe_l2" -> flags(props, "distance", "l2", false);
             case "rotate" -> flags(props, "distance", "modulus", true);
+            case "rotate_l2" -> flags(props, "distance", "l2", true);
             case "distmult" -> flags(props, "inner_product", null, false);
             case "complex" -> flags(props, "inner_product", null, true);
             default -> throw new IllegalArgumentException(model);

@@ -86,6 +86,14 @@ class PluginTest {
                 }
                 return gamma - s;
             }
+            case "rotate_l2" -> {
+                for (int i = 0; i < m; i++) {
+                    double a = h[i], b = h[m + i], c = r[i], e = r[m + i];
+                    double re = a * c - b * e - t[i], im = a * e + b * c - t[m + i];
+                    s += re * re + im * im;
+                }
+                return gamma - Math.sqrt(s);
+            }
             default -> throw new IllegalArgumentException(model);
         }
     }
@@ -107,7 +115,7 @@ class PluginTest {
 
     @Test
     void exactAnswersAreTheModelsOwnTopKForEveryScoringFunction() {
-        for (String model : List.of("transe_l1", "transe_l2", "distmult", "complex", "rotate")) {
+        for (String model : List.of("transe_l1", "transe_l2", "distmult", "complex", "rotate", "rotate_l2")) {
             Fixtures.Written w = Fixtures.run(db, "ex_" + model, model, 700, 16, model.hashCode());
             for (int head : new int[] {0, 17, 345}) {
                 List<Map<String, Object>> got = tail(w.run(), w.ids()[head], 10, ", mode: 'exact'");
@@ -187,7 +195,7 @@ class PluginTest {
 
     @Test
     void theCompressedScanFindsTheExactAnswersForDistanceAndInnerProductRuns() {
-        for (String model : List.of("transe_l2", "distmult", "rotate")) {
+        for (String model : List.of("transe_l2", "distmult", "rotate", "rotate_l2")) {
             Fixtures.Written w = Fixtures.run(db, "bits_" + model, model, 30_000, 48, 17);
             double overlap = 0;
             int queries = 40;
