@@ -107,3 +107,17 @@ def test_a_broken_file_is_named_with_its_line(tmp_path: Path) -> None:
     path.write_text('{\n  "model": "RotatE",\n  oops\n}')
     with pytest.raises(ConfigError, match=r"bad.json:3"):
         read_pykeen_config(path)
+
+
+def test_initialisation_follows_pykeens_per_model_defaults() -> None:
+    complex_ = make_config(*_mapped({"model": "ComplEx"}))
+    assert (complex_.init, complex_.init_scale) == ("normal", 1.0)
+    rotate = make_config(*_mapped({"model": "RotatE"}))
+    assert rotate.init == "xavier"
+    transe = map_pykeen_config({"model": "TransE"})
+    assert any("unit norm" in n for n in transe.unhonoured)
+
+
+def _mapped(raw: dict[str, object]) -> tuple[str, dict[str, object]]:
+    mapped = map_pykeen_config(raw)
+    return mapped.model, mapped.overrides

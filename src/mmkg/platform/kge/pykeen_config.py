@@ -120,6 +120,12 @@ def map_pykeen_config(raw: dict[str, Any]) -> PykeenMapping:
         model = f"transe_l{norm}"
     if model_key in ("transe", "distmult"):
         out["entity_norm"] = True  # PyKEEN's entity constrainer: unit L2 norm
+        notes.append(
+            f"{cfg.get('model')}: PyKEEN scales each initial relation vector to unit norm; "
+            "mmkg draws relations as entities (Xavier-uniform) and leaves them unscaled"
+        )
+    if model_key == "complex":
+        out["init"], out["init_scale"] = "normal", 1.0  # PyKEEN's ComplEx: N(0, 1) everywhere
     if model_key == "rotate":
         # PyKEEN's RotatE takes the L2 norm of h∘r - t (mmkg's rotate sums the moduli), and
         # learns phases in radians drawn over the whole circle: mmkg's raw relation value is a
