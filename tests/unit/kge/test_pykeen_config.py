@@ -121,3 +121,8 @@ def test_initialisation_follows_pykeens_per_model_defaults() -> None:
 def _mapped(raw: dict[str, object]) -> tuple[str, dict[str, object]]:
     mapped = map_pykeen_config(raw)
     return mapped.model, mapped.overrides
+
+
+def test_the_epochs_shorthand_of_pipeline_is_honoured() -> None:
+    mapped = map_pykeen_config({"model": "TransE", "epochs": 12})
+    assert mapped.overrides["epochs"] == 12 and not any("epochs" in n for n in mapped.unhonoured)

@@ -43,7 +43,7 @@ _PIPELINE_KEYS = {
     "stopper", "stopper_kwargs", "random_seed", "device", "regularizer", "regularizer_kwargs",
     "evaluator", "evaluator_kwargs", "dataset", "dataset_kwargs", "training", "testing",
     "validation", "metadata", "use_tqdm", "result_tracker", "result_tracker_kwargs",
-    "evaluation_kwargs",
+    "evaluation_kwargs", "epochs",
 }  # fmt: skip
 
 
@@ -217,7 +217,8 @@ def _optimizer(cfg: dict[str, Any], out: dict[str, Any], notes: list[str]) -> No
 def _training(cfg: dict[str, Any], model: str, out: dict[str, Any], notes: list[str]) -> None:
     loop = _key(cfg.get("training_loop") or "slcwa")
     training = _mapping(cfg.get("training_kwargs"), "training_kwargs")
-    out["epochs"] = int(training.pop("num_epochs", 5))
+    # pipeline(epochs=...) is PyKEEN's shorthand for training_kwargs.num_epochs.
+    out["epochs"] = int(training.pop("num_epochs", cfg.get("epochs") or 5))
     batch = training.pop("batch_size", None)
     if batch is None:
         notes.append("training_kwargs.batch_size not given: PyKEEN searches one on a GPU and "
