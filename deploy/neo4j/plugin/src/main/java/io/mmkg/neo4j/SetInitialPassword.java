@@ -21,6 +21,8 @@ public final class SetInitialPassword {
         }
         Class.forName("org.neo4j.cli.AdminTool")
                 .getMethod("main", String[].class)
-                .invoke(null, (Object) new String[] {"dbms", "set-initial-password", password});
+                // "--" ends the options: a password that starts with '-' (one generated password
+                // in 64 does) is the parameter, not an unknown option.
+                .invoke(null, (Object) new String[] {"dbms", "set-initial-password", "--", password});
     }
 }
