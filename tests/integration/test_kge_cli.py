@@ -96,8 +96,8 @@ def test_a_pykeen_configuration_trains_and_names_what_it_cannot_keep(
     _write_folder(tmp_path / "data")
     pykeen = tmp_path / "rotate.json"
     pykeen.write_text(json.dumps({"pipeline": {
-        "dataset": "kinships", "model": "RotatE", "model_kwargs": {"embedding_dim": 16},
-        "loss": "NSSALoss", "loss_kwargs": {"margin": 6},
+        "dataset": "kinships", "model": "RotatE", "model_kwargs": {"embedding_dim": 32},
+        "loss": "NSSALoss", "loss_kwargs": {"margin": 3},
         "optimizer": "Adam", "optimizer_kwargs": {"lr": 0.02},
         "negative_sampler_kwargs": {"num_negs_per_pos": 16},
         "training_kwargs": {"num_epochs": 20, "batch_size": 128},
@@ -107,12 +107,13 @@ def test_a_pykeen_configuration_trains_and_names_what_it_cannot_keep(
                   "--json")  # fmt: skip
     metrics = json.loads(out.stdout)
     config = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
-    # The file's settings, the command line over them, and one process (Adam).
+    # The file's settings (PyKEEN's RotatE distance), the command line over them, and one
+    # process (Adam).
     assert (config["model"], config["dim"], config["loss"], config["margin"]) == (
-        "rotate",
-        32,
+        "rotate_l2",
+        64,
         "nssa",
-        6.0,
+        3.0,
     )
     assert config["epochs"] == 25 and metrics["processes"] == 1
     assert metrics["test"]["mrr"] > 0.3
