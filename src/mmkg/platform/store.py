@@ -127,7 +127,7 @@ _RATE_LIMIT_WAIT = 12.0
 _RETRY_FIRST, _RETRY_GROWTH, _RETRY_CAP = 0.5, 2.0, 4.0
 
 
-def retry_until(deadline_s: float, attempt: Callable[[], T], what: str = "transaction") -> T:
+def retry_until(deadline_s: float, attempt: Callable[[], T]) -> T:
     """Run ``attempt`` until it succeeds, retrying transient and connection failures with a
     capped backoff, and give up with the last error once ``deadline_s`` seconds have passed.
 
@@ -144,7 +144,7 @@ def retry_until(deadline_s: float, attempt: Callable[[], T], what: str = "transa
             if left <= 0:
                 raise
             wait = min(delay, left)
-            log.warning("%s failed (%s); retrying in %.1f s", what, e, wait)
+            log.warning("Neo4j transaction failed (%s); retrying in %.1f s", e, wait)
             time.sleep(wait)
             delay = min(delay * _RETRY_GROWTH, _RETRY_CAP)
 

@@ -100,9 +100,12 @@ def test_degree_sampler_follows_the_training_degree() -> None:
 
 
 @pytest.mark.parametrize("name", ["rotate_l2", "rotate", "transe_l1", "distmult"])
-def test_dense_scoring_of_shared_negatives_gives_the_same_loss_and_gradients(name: str) -> None:
+def test_dense_scoring_of_shared_negatives_gives_the_same_loss_and_gradients(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On a small graph a step scores every positive against all its distinct entities and
     picks its negatives' scores out; that must change nothing but the speed."""
+    from mmkg.platform.kge import steps
     from mmkg.platform.kge.config import make_config
     from mmkg.platform.kge.models import build_model
     from mmkg.platform.kge.steps import StepRunner
@@ -117,7 +120,8 @@ def test_dense_scoring_of_shared_negatives_gives_the_same_loss_and_gradients(nam
     for dense in (True, False):
         model = build_model(config, 30, 3, torch.Generator().manual_seed(1))
         runner = StepRunner(model, config, train)
-        runner.dense_scoring = dense
+        # A ratio of 0 never takes the dense route: the gathered negatives are scored.
+        monkeypatch.setattr(steps, "DENSE_SCORING_RATIO", steps.DENSE_SCORING_RATIO if dense else 0)
         per_step = []
         for step in (0, 1):  # tails corrupted, then heads
             total, _, updates = runner._slcwa(

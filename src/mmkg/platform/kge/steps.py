@@ -72,8 +72,6 @@ class StepRunner:
             self.rows, self.targets_csr = _query_rows(train, model.num_relations, config.training)
         self.all_entities = torch.arange(model.num_entities, device=self.device)
         self.first_loss: float | None = None
-        # Whether a step may score against all its distinct entities (DENSE_SCORING_RATIO).
-        self.dense_scoring = True
 
     @property
     def num_rows(self) -> int:
@@ -148,7 +146,7 @@ class StepRunner:
         rv = model.interaction.prepare_relation(raw_r)
         pos = model.interaction.score(hv, rv, tv)
         corrupt_tails = step % 2 == 0  # corrupt tails and heads in turn
-        if chunks > 1 and len(uniq) <= DENSE_SCORING_RATIO * cfg.negatives and self.dense_scoring:
+        if chunks > 1 and len(uniq) <= DENSE_SCORING_RATIO * cfg.negatives:
             every = (
                 model.interaction.score_tails(hv, rv, ent)
                 if corrupt_tails

@@ -61,9 +61,9 @@ final class Scorer {
 
     /** The query vector q such that score(h, r, t) = compare(q, t) for every tail t. */
     float[] tailQuery(float[] h, float[] r) {
+        if (rotation || kind == Kind.COMPLEX_DOT) return rotate(h, r, false);
         int d = h.length;
         float[] q = new float[d];
-        if (rotation) return rotate(h, r, false);
         switch (kind) {
             case L1, L2 -> {
                 for (int i = 0; i < d; i++) q[i] = h[i] + r[i];
@@ -71,9 +71,7 @@ final class Scorer {
             case DOT -> {
                 for (int i = 0; i < d; i++) q[i] = h[i] * r[i];
             }
-            case COMPLEX_DOT, MODULUS -> {
-                return rotate(h, r, false);
-            }
+            default -> throw new IllegalStateException("rotations are handled above: " + kind);
         }
         return q;
     }
@@ -92,10 +90,10 @@ final class Scorer {
 
     /** The query vector q such that score(h, r, t) = compare(q, h) for every head h. */
     float[] headQuery(float[] r, float[] t) {
-        int d = t.length;
-        float[] q = new float[d];
         // |h r - t| = |h - t conj(r)| because |r| = 1, for every norm of the difference
         if (rotation) return rotate(t, r, true);
+        int d = t.length;
+        float[] q = new float[d];
         switch (kind) {
             case L1, L2 -> {
                 // ||h + r - t|| = ||h - (t - r)||
@@ -113,9 +111,7 @@ final class Scorer {
                     q[m + i] = c * f - dd * e;
                 }
             }
-            case MODULUS -> {
-                return rotate(t, r, true);
-            }
+            default -> throw new IllegalStateException("rotations are handled above: " + kind);
         }
         return q;
     }
