@@ -95,7 +95,7 @@ def map_pykeen_config(raw: dict[str, Any]) -> PykeenMapping:
     cfg = _mapping(raw.get("pipeline", raw), "pipeline")
     notes: list[str] = []
     for key in sorted(set(cfg) - _PIPELINE_KEYS):
-        notes.append(f"{key}: not a pipeline setting mmkg knows; ignored")
+        notes.append(f"{key}: a pipeline setting mmkg does not map; ignored")
     model_key = _key(cfg.get("model", ""))
     if model_key not in _MODELS:
         raise ConfigError(
