@@ -18,10 +18,12 @@ import torch
 
 from mmkg.errors import ConfigError
 from mmkg.platform.encoders.registry import ENCODERS
+from mmkg.platform.kge.features import Modality
+from mmkg.platform.kge.fusion import FUSIONS, FeatureBank, FeatureProjection, Fused
 from mmkg.platform.kge.interactions import INTERACTIONS
 from mmkg.platform.kge.losses import LOSSES, REGULARIZERS, regularization
 from mmkg.platform.kge.optim import OPTIMIZERS, make_optimizer
-from mmkg.platform.kge.representations import REPRESENTATIONS, EmbeddingTable
+from mmkg.platform.kge.representations import REPRESENTATIONS, EmbeddingTable, Representation
 from mmkg.platform.kge.sampling import SAMPLERS, make_sampler
 from mmkg.platform.kge.specs import MODELS
 from mmkg.platform.registry import Registry
@@ -61,7 +63,13 @@ COVERAGE: dict[str, tuple[Registry[Any], dict[str, str]]] = {
         for n in ("uniform", "degree")
     }),
     "representation": (REPRESENTATIONS, {
-        "structure": R + "test_representations_keep_their_contract",
+        n: R + "test_representations_keep_their_contract"
+        for n in ("structure", "text", "image", "video", "numeric", "fused")
+    }),
+    "fusion": (FUSIONS, {
+        n: K + "test_fusion:test_a_missing_modality_is_masked_and_an_unseen_entity_is_placed_"
+        "by_its_features"
+        for n in ("concat", "gate", "attention")
     }),
     "encoder": (ENCODERS, {
         "minilm": "tests.unit.test_encoders:test_minilm_is_bundled_loaded_once_and_normalised",
@@ -175,20 +183,39 @@ def test_every_sampler_draws_valid_entities(name: str) -> None:
     assert draws.shape == (50, 4) and int(draws.min()) >= 0 and int(draws.max()) < 7
 
 
+def _representation(name: str, seed: int = 0) -> Representation:
+    """A small instance of each registered representation."""
+    cls = REPRESENTATIONS.get(name)
+    gen = torch.Generator().manual_seed(seed)
+    table = EmbeddingTable(6, 4, make_optimizer("adagrad", 0.5), generator=gen)
+    if cls is EmbeddingTable:
+        return table
+    rng = np.random.default_rng(0)  # the same frozen features; ``seed`` varies the parameters
+    modality = Modality(name, rng.normal(size=(6, 5)).astype(np.float32),
+                        np.array([1, 1, 0, 1, 1, 1], bool), "test@1")  # fmt: skip
+    bank = FeatureBank(modality, torch.device("cpu"))
+    if cls is FeatureProjection:
+        return FeatureProjection(bank, 4, "linear", 0.5, gen, lr=0.05)
+    assert cls is Fused
+    part = FeatureProjection(bank, 4, "linear", 0.5, gen)
+    return Fused(table, [part], "attention", gen, np.ones(6, bool), lr=0.05)
+
+
 @pytest.mark.parametrize("name", REPRESENTATIONS.names())
 def test_representations_keep_their_contract(name: str) -> None:
-    cls = REPRESENTATIONS.get(name)
-    assert cls is EmbeddingTable
-    table = cls(6, 4, make_optimizer("adagrad", 0.5), generator=torch.Generator().manual_seed(0))
+    table = _representation(name)
     before = table.all().clone()
     rows = table.gather(torch.tensor([1, 4]))
     (rows**2).sum().backward()  # type: ignore[no-untyped-call]
     table.step(torch.tensor([1, 4]), rows)
     after = table.all()
     assert not torch.equal(after[[1, 4]], before[[1, 4]])
-    assert torch.equal(after[[0, 2, 3, 5]], before[[0, 2, 3, 5]])
+    if isinstance(table, EmbeddingTable):
+        # Sparse: rows a step did not gather are untouched.
+        assert torch.equal(after[[0, 2, 3, 5]], before[[0, 2, 3, 5]])
     state = table.state()
-    copy = cls(6, 4, make_optimizer("adagrad", 0.5))
+    copy = _representation(name, seed=1)
+    assert not torch.equal(copy.all(), table.all())
     copy.load_state(state)
     assert torch.equal(copy.all(), table.all())
     assert table.to_numpy().dtype == np.float32 and table.lookup(torch.tensor([2])).shape == (1, 4)
@@ -205,8 +232,9 @@ def _imports_after(code: str) -> set[str]:
 def test_the_kge_package_imports_nothing_from_the_database_layer() -> None:
     code = "\n".join(
         f"import mmkg.platform.kge.{m}"
-        for m in ("artifact", "callbacks", "config", "data", "evaluate", "foldin", "hogwild",
-                  "interactions", "losses", "memory", "models", "optim", "representations",
+        for m in ("artifact", "callbacks", "cold_split", "config", "data", "evaluate", "features",
+                  "foldin", "fusion", "hogwild", "interactions", "losses", "memory", "models",
+                  "optim", "representations",
                   "run_dir", "sampling", "specs", "steps", "trainer", "triples")
     )  # fmt: skip
     loaded = _imports_after(code)

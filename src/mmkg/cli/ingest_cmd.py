@@ -100,6 +100,32 @@ def triples(
 
 @app.command()
 @handle_errors
+def literals(
+    path: Path = PATH_ARG,
+    strict: bool = STRICT,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Load numeric literals, entity<TAB>attribute<TAB>value (MMKB's format), onto existing
+    entities, for fusion's numeric modality (`mmkg train --from-neo4j --modalities numeric`).
+
+    Idempotent; ids the graph lacks are counted and named, bad lines are named with file:line.
+    """
+    from mmkg.platform.ingest.literals import ingest_literals
+
+    with connect() as graph:
+        summary = ingest_literals(graph, path, strict=strict)
+    if as_json:
+        print_json(summary)
+        return
+    typer.echo(
+        f"{summary['literals']} literals of {summary['attributes']} attributes from "
+        f"{summary['source']} in {summary['seconds']:.2f} s; {summary['unknown_entities']} "
+        f"unknown entity id(s), {summary['rejected']} bad line(s)"
+    )
+
+
+@app.command()
+@handle_errors
 def entities(
     path: Path = PATH_ARG,
     fmt: str | None = typer.Option(

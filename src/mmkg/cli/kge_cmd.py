@@ -15,22 +15,32 @@ from mmkg.errors import ConfigError
 from mmkg.platform.kge.config import TrainConfig
 
 
-def _dataset(
-    data: Path | None, from_neo4j: bool, order: str, valid: float, test: float, seed: int
-) -> Any:
+def _dataset(opts: dict[str, Any], seed: int) -> Any:
     from mmkg.platform.kge.data import from_triple_set, load_folder
 
+    data, from_neo4j, order = opts["data"], opts["from_neo4j"], opts["order"]
     if (data is None) == (not from_neo4j):
         raise ConfigError("give exactly one of --data DIR or --from-neo4j")
     if data is not None:
+        if opts["modalities"]:
+            raise ConfigError("--modalities reads the graph's features: use it with --from-neo4j")
         if order not in ("hrt", "htr"):
             raise ConfigError(f"--order must be hrt or htr, not {order!r}")
-        return load_folder(data, order)  # type: ignore[arg-type]
+        return load_folder(data, order)
     from mmkg.platform.export import export_triples
+    from mmkg.platform.graph_features import parse_modalities, read_graph_modalities
 
+    names = parse_modalities(opts["modalities"])
     with connect() as graph:
         export = export_triples(graph)
-    return from_triple_set(export.to_triple_set(), valid, test, seed)
+        dataset = from_triple_set(
+            export.to_triple_set(), opts["valid_fraction"], opts["test_fraction"], seed
+        )
+        dataset.features = read_graph_modalities(
+            graph, load_settings(), dataset.entity_ids, names, opts["text_encoder"],
+            opts["image_encoder"],
+        )  # fmt: skip
+    return dataset
 
 
 def _kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
@@ -61,6 +71,30 @@ _TRAIN_OPTIONS: list[inspect.Parameter] = [
         0.05, "--valid-fraction", help="--from-neo4j: share held out for validation.")),
     _kw("test_fraction", float, typer.Option(
         0.05, "--test-fraction", help="--from-neo4j: share held out for test.")),
+    _kw("text", Path | None, typer.Option(
+        None, "--text", dir_okay=False,
+        help="Fusion: entity texts, id<TAB>text (e.g. WN18RR's entity2text.txt), encoded by "
+             "--text-encoder and cached under MMKG_HOME/cache/features.")),
+    _kw("text_encoder", str | None, typer.Option(
+        None, "--text-encoder",
+        help="Encoder of --text (default minilm), or whose entity vectors --modalities text "
+             "reads (default MMKG_TEXT_ENCODER).")),
+    _kw("numeric", Path | None, typer.Option(
+        None, "--numeric", dir_okay=False,
+        help="Fusion: numeric literals, entity<TAB>attribute<TAB>value (MMKB's format).")),
+    _kw("features", list[str] | None, typer.Option(
+        None, "--features",
+        help="Fusion: precomputed vectors NAME=FILE (FILE.npy with FILE.ids, or TSV "
+             "id<TAB>v1 v2 …); repeat for several, e.g. image=clip.npy.")),
+    _kw("modalities", str | None, typer.Option(
+        None, "--modalities",
+        help="Fusion with --from-neo4j: modalities read from the graph, comma-separated: text "
+             "(entity vectors of `mmkg features entities`), image, video (features of the "
+             "media that depict or mention each entity, mean-pooled).")),
+    _kw("image_encoder", str | None, typer.Option(
+        None, "--image-encoder",
+        help="Encoder whose media features --modalities image/video reads; default "
+             "MMKG_IMAGE_ENCODER.")),
     _kw("as_json", bool, JSON_OPTION),
 ]  # fmt: skip
 
@@ -102,11 +136,9 @@ def _train(**opts: Any) -> None:
     overrides.update(given(opts, TrainConfig))
     overrides.pop("model", None)
     config = make_config(model, overrides)
-    data = _dataset(
-        opts["data"], opts["from_neo4j"], opts["order"], opts["valid_fraction"],
-        opts["test_fraction"], config.seed,
-    )  # fmt: skip
+    data = _dataset(opts, config.seed)
     settings = load_settings()
+    data.features += _modalities(opts, data.entity_ids, settings)
     result = Trainer(
         data, config, opts["out"], resume=opts["resume"],
         show_progress=None if not STATE.quiet else False, max_memory=settings.kge_max_memory,
@@ -128,6 +160,20 @@ def _train(**opts: Any) -> None:
                 f"Hits@3 {s['hits@3']:.4f}  Hits@10 {s['hits@10']:.4f}"
             )
     typer.echo(f"run folder: {result.run}")
+
+
+def _modalities(opts: dict[str, Any], entity_ids: list[str], settings: Any) -> list[Any]:
+    from mmkg.platform.kge.features import load_modalities
+
+    return load_modalities(
+        entity_ids,
+        text=opts["text"],
+        text_encoder=opts["text_encoder"] or "minilm",
+        numeric=opts["numeric"],
+        vectors=opts["features"] or (),
+        cache=settings.resolved_cache_dir / "features",
+        show_progress=None if not STATE.quiet else False,
+    )
 
 
 def eval_cmd(
@@ -154,6 +200,40 @@ def _eval(
         raise ConfigError(f"--split must be valid or test, not {split!r}")
     dataset = run_dataset(run, data, order)
     print_json(evaluate_run(run, dataset, split, device, batch_size))
+
+
+def cold_split(
+    data: Path = typer.Argument(..., file_okay=False, help="Folder with train/valid/test.txt."),
+    out: Path = typer.Option(..., "--out", "-o", file_okay=False, help="Folder to write."),
+    fraction: float = typer.Option(0.1, "--fraction", help="Share of entities held out."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the draw."),
+    valid_max: int = typer.Option(1000, "--valid-max", help="Bridging triples in valid."),
+    test_max: int = typer.Option(0, "--test-max", help="Bridging triples in test; 0 = all."),
+    order: str = typer.Option("hrt", "--order", help="Column order of DATA's files: hrt or htr."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """A seeded cold-start split: entities held out of training with all their triples;
+    valid and test join one held-out and one seen entity (protocol in split.json)."""
+    handle_errors(_cold_split)(data, out, fraction, seed, valid_max, test_max, order, as_json)
+
+
+def _cold_split(
+    data: Path, out: Path, fraction: float, seed: int, valid_max: int, test_max: int,
+    order: str, as_json: bool,
+) -> None:  # fmt: skip
+    from mmkg.platform.kge.cold_split import cold_start_split
+
+    if order not in ("hrt", "htr"):
+        raise ConfigError(f"--order must be hrt or htr, not {order!r}")
+    description = cold_start_split(data, out, fraction, seed, valid_max, test_max, order)  # type: ignore[arg-type]
+    if as_json:
+        print_json(description)
+        return
+    typer.echo(
+        f"held out {description['held_out_entities']} of {description['entities']} entities: "
+        f"train {description['train']}, valid {description['valid_bridging']} bridging, test "
+        f"{description['test_bridging']} bridging + {description['test_seen']} seen; in {out}"
+    )
 
 
 def models(as_json: bool = JSON_OPTION) -> None:

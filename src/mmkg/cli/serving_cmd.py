@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from mmkg.cli.common import (
     print_json,
     print_table,
 )
+from mmkg.errors import DataError
 
 embeddings_app = typer.Typer(
     help="Write trained embeddings onto the graph as versioned runs; list, activate, drop.",
@@ -158,6 +160,50 @@ def activate_cmd(run_id: str = typer.Argument(..., help="The run to serve.")) ->
     with connect() as graph:
         activate_run(graph, run_id)
     typer.echo(f"embedding run {run_id} is now active")
+
+
+@embeddings_app.command("refresh")
+@handle_errors
+def refresh_cmd(
+    base_run: str | None = typer.Option(None, "--base-run", help="Default: the active run."),
+    epochs: int = typer.Option(100, "--epochs", min=1, help="Fold-in epochs for new triples."),
+    run_id: str | None = typer.Option(None, "--id", help="Id of the new run."),
+    activate: bool = typer.Option(True, "--activate/--no-activate", help="Serve the new run."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Give the entities added since a run vectors without retraining, as a new run: new
+    entities with triples are folded in; a fused run also places entities from their own
+    features (a description, a photo), so they are served too. As the worker's refresh."""
+    from mmkg.platform.serving import activate_run, active_run_id, write_artifact
+    from mmkg.platform.serving.refresh import refresh_artifact
+
+    settings = load_settings()
+    with connect() as graph:
+        base = base_run or active_run_id(graph)
+        if base is None:
+            raise DataError("no active embedding run to refresh; train and write one first")
+        folded, info = refresh_artifact(graph, base, epochs)
+        if folded is None:
+            out: dict[str, Any] = {"base": base, "new_entities": 0, "run_id": None}
+        else:
+            new_id = run_id or f"{base[:80]}.refresh-{int(time.time())}"
+            write_artifact(graph, folded, settings, run_id=new_id,
+                           show_progress=False if STATE.quiet else None,
+                           extra={"base_run": base})  # fmt: skip
+            if activate:
+                activate_run(graph, new_id)
+            out = {"base": base, "run_id": new_id, "activated": activate, "fold_in": info}
+    if as_json:
+        print_json(out)
+    elif out["run_id"] is None:
+        typer.echo(f"nothing new since {base}")
+    else:
+        placed = info.get("placed_from_features", 0)
+        typer.echo(
+            f"run {out['run_id']}: {info['new_entities']} new entities ({placed} placed from "
+            f"their features, {info['triples']} triples folded in)"
+            + ("; now active" if activate else "")
+        )
 
 
 @embeddings_app.command("drop")

@@ -136,15 +136,27 @@ def submit_train(
     model: str = typer.Option("rotate", "--model", "-m"),
     set_: list[str] = typer.Option([], "--set", help="Training option, e.g. --set epochs=50."),
     run_id: str | None = typer.Option(None, "--run-id"),
+    modalities: str | None = typer.Option(
+        None,
+        "--modalities",
+        help="Fusion: graph modalities (text, image, video), comma-separated; the fusion "
+        "itself with --set fusion=attention.",
+    ),
+    text_encoder: str | None = typer.Option(None, "--text-encoder"),
+    image_encoder: str | None = typer.Option(None, "--image-encoder"),
     wait: bool = WAIT,
     timeout: float = TIMEOUT,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train on the graph, write back, evaluate, activate unless worse than the active run."""
+    from mmkg.platform.graph_features import parse_modalities
+
     result = _app().send_task(
         "mmkg.train_and_publish",
-        kwargs={"model": model, "overrides": _overrides(set_), "run_id": run_id},
-    )
+        kwargs={"model": model, "overrides": _overrides(set_), "run_id": run_id,
+                "modalities": parse_modalities(modalities), "text_encoder": text_encoder,
+                "image_encoder": image_encoder},
+    )  # fmt: skip
     _finish(result, wait, timeout, as_json)
 
 

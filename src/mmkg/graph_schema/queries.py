@@ -122,6 +122,7 @@ RELATION_KEYS = (
     "UNWIND $names AS name MATCH (r:RelationType {name: name}) RETURN name, elementId(r) AS key"
 )
 GET_RUN = "MATCH (r:EmbeddingRun {id: $id}) RETURN r {.*} AS run"
+RUN_FUSION_HEAD = "MATCH (r:EmbeddingRun {id: $id}) RETURN r.fusion_head AS head"
 LIST_RUNS = (
     "MATCH (r:EmbeddingRun) "
     "OPTIONAL MATCH (s:MmkgServing {name: 'default'}) "
@@ -269,6 +270,37 @@ ENTITY_TEXTS = (
     "MATCH (e:Entity) WHERE e.id > $after AND ($missing_only = false OR e[$feature] IS NULL) "
     "RETURN e.id AS id, e.name AS name, e.description AS description "
     "ORDER BY e.id LIMIT $limit"
+)
+# Fusion reads features from the graph: entity vectors of one encoder, and the features of
+# the media that depict or mention each entity (pooled in Python), a page of entities a time.
+ENTITY_FEATURES = (
+    "MATCH (e:Entity) WHERE e.id > $after AND e[$property] IS NOT NULL "
+    "RETURN e.id AS id, e[$property] AS vector, e[$encoder_property] AS encoder "
+    "ORDER BY e.id LIMIT $limit"
+)
+MEDIA_FEATURES_OF_ENTITIES = (
+    "MATCH (e:Entity) WHERE e.id > $after WITH e ORDER BY e.id LIMIT $limit "
+    "OPTIONAL MATCH (m:Media)-[:DEPICTS|MENTIONS]->(e) "
+    "WHERE $label IN labels(m) AND m[$property] IS NOT NULL "
+    "RETURN e.id AS id, collect(m[$property]) AS vectors, "
+    "collect(DISTINCT m[$encoder_property]) AS encoders ORDER BY id"
+)
+# Numeric literals: one property per attribute on the entities (names.literal_property), and
+# a node per attribute that records its name and property for the readers.
+MISSING_ENTITY_IDS = (
+    "UNWIND $ids AS id OPTIONAL MATCH (e:Entity {id: id}) WITH id, e WHERE e IS NULL "
+    "RETURN collect(id) AS missing"
+)
+SET_LITERALS = (
+    "UNWIND $rows AS row MATCH (e:Entity {id: row.id}) SET e[$property] = row.value "
+    "RETURN count(e) AS written"
+)
+MERGE_LITERAL_ATTRIBUTE = "MERGE (a:LiteralAttribute {name: $name}) SET a.property = $property"
+LITERAL_ATTRIBUTES = (
+    "MATCH (a:LiteralAttribute) RETURN a.name AS name, a.property AS property ORDER BY a.name"
+)
+ENTITY_LITERALS = (
+    "MATCH (e:Entity) WHERE e[$property] IS NOT NULL RETURN e.id AS id, e[$property] AS value"
 )
 RECORD_MEDIA_FAILURES = (
     "UNWIND $rows AS row MERGE (f:MediaFailure {path: row.path}) "

@@ -179,6 +179,11 @@ class TrainPayload(_Payload):
     # Write the run even if its validation MRR is at chance level (it is never activated then
     # unless it beats the active run).
     force: bool = False
+    # Fusion: modalities read from the graph (text, image, video) and their encoders; the
+    # fusion settings themselves (fusion, align_weight, …) go in ``overrides``.
+    modalities: list[str] = Field(default_factory=list)
+    text_encoder: str | None = None
+    image_encoder: str | None = None
 
 
 class RefreshPayload(_Payload):
@@ -244,6 +249,7 @@ def train_and_publish(self: Task, **kwargs: Any) -> dict[str, Any]:
     under MMKG_HOME/runs is kept for people and for `mmkg eval`.
     """
     from mmkg.platform.export import export_triples
+    from mmkg.platform.graph_features import parse_modalities, read_graph_modalities
     from mmkg.platform.kge.config import make_config
     from mmkg.platform.kge.data import from_triple_set
     from mmkg.platform.kge.trainer import Trainer
@@ -265,6 +271,12 @@ def train_and_publish(self: Task, **kwargs: Any) -> dict[str, Any]:
         if run_dir.exists():
             shutil.rmtree(run_dir)  # an attempt that died mid-training: start it over
         data = from_triple_set(export_triples(g).to_triple_set(), seed=p.seed)
+        if p.modalities:
+            jobs.progress(g, self.request.id, 0.08, f"reading {', '.join(p.modalities)} features")
+            data.features = read_graph_modalities(
+                g, s, data.entity_ids, parse_modalities(",".join(p.modalities)), p.text_encoder,
+                p.image_encoder,
+            )  # fmt: skip
         jobs.progress(g, self.request.id, 0.1, f"training {p.model} on {len(data.train)} triples")
         result = Trainer(data, config, run_dir, show_progress=False).fit()
         jobs.progress(g, self.request.id, 0.8, "writing the embeddings back")
@@ -305,10 +317,8 @@ def refresh_embeddings(self: Task, **kwargs: Any) -> dict[str, Any]:
 
     The base run's vectors are read from Neo4j, so any worker can refresh any run.
     """
-    from mmkg.platform.export import export_triples
-    from mmkg.platform.kge.foldin import fold_in
     from mmkg.platform.serving import activate_run, active_run_id, get_run, write_artifact
-    from mmkg.platform.serving.readback import read_artifact
+    from mmkg.platform.serving.refresh import refresh_artifact
 
     p = _validate(RefreshPayload, kwargs)
     g = graph()
@@ -320,8 +330,7 @@ def refresh_embeddings(self: Task, **kwargs: Any) -> dict[str, Any]:
     run_id = f"{base_id[:80]}.fold-{self.request.id[:8]}"
     done = get_run(g, run_id)
     if done is None or done.get("status") not in ("ready", "active"):
-        base = read_artifact(g, base_id)
-        folded, _ = fold_in(base, export_triples(g).to_triple_set(), epochs=p.epochs)
+        folded, _ = refresh_artifact(g, base_id, epochs=p.epochs)
         if folded is None:
             return {"base": base_id, "new_entities": 0, "run_id": None}
         write_artifact(g, folded, settings(), run_id=run_id, show_progress=False,

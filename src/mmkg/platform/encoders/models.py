@@ -100,7 +100,8 @@ class BackboneEncoder(Encoder):
 
         self.torch = torch
         self.device = torch.device(device)
-        self.processor = AutoImageProcessor.from_pretrained(str(path))  # type: ignore[no-untyped-call]
+        # Typed in some transformers releases, not in others.
+        self.processor = AutoImageProcessor.from_pretrained(str(path))  # type: ignore[no-untyped-call,unused-ignore]
         self.model = AutoModel.from_pretrained(str(path)).to(self.device).eval()
         with torch.no_grad():
             probe = self.processor(images=[_blank()], return_tensors="pt")

@@ -11,6 +11,8 @@ Nothing here imports torch or the database driver.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +23,40 @@ from mmkg.errors import DataError
 from mmkg.platform.kge.specs import Capabilities, model_spec
 
 F32 = npt.NDArray[np.float32]
+
+
+@dataclass
+class FusionHead:
+    """What turns an entity's features into its served vector without retraining: the
+    trained projections and fusion of a fused run (cold start), as plain arrays.
+
+    ``config``: fusion, projection, dim and, per modality in order, its name, feature width
+    and the encoder (or file) that made the features.
+    """
+
+    config: dict[str, Any]
+    weights: dict[str, npt.NDArray[np.float32]]
+
+    @property
+    def modalities(self) -> list[dict[str, Any]]:
+        mods: list[dict[str, Any]] = self.config["modalities"]
+        return mods
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        config = np.frombuffer(json.dumps(self.config, sort_keys=True).encode(), dtype=np.uint8)
+        np.savez(buffer, __config__=config, **self.weights)  # type: ignore[arg-type]
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FusionHead:
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+                config = json.loads(arrays["__config__"].tobytes().decode())
+                weights = {k: arrays[k] for k in arrays.files if k != "__config__"}
+        except (OSError, ValueError, KeyError) as e:
+            raise DataError(f"the run's fusion head cannot be read: {e}") from None
+        return cls(config, weights)
 
 
 @dataclass
@@ -50,6 +86,8 @@ class ServingArtifact:
     relation_keys: list[str] | None = None
     # Where each modality's features came from ({"text": "minilm@..."}), for fused runs.
     encoders: dict[str, str] = field(default_factory=dict)
+    # A fused run's projections and fusion: vectors for new entities from their features.
+    fusion: FusionHead | None = None
 
     def __post_init__(self) -> None:
         self.entities = np.ascontiguousarray(self.entities, dtype=np.float32)

@@ -12,8 +12,6 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
-from torch import Tensor
-
 from mmkg.errors import TrainingError
 from mmkg.platform.kge import run_dir as rd
 from mmkg.platform.kge.evaluate import evaluate
@@ -121,11 +119,7 @@ class Validation(Callback):
     def on_fit_start(self, trainer: Trainer) -> None:
         if trainer.state.best_mrr is not None and trainer.run is not None:
             # A resumed run: its best tables so far are the ones the run folder holds.
-            best, _, _ = rd.load_model(trainer.run, trainer.config.device)
-            trainer.best_tables = {
-                "entities": best.entities.all().detach().clone(),
-                "relations": best.relations.all().detach().clone(),
-            }
+            trainer.best_tables = rd.load_best_weights(trainer.run, trainer.config.device)
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> str | None:
         state, config = trainer.state, trainer.config
@@ -164,7 +158,3 @@ class Checkpoints(Callback):
             rd.save_checkpoint(trainer.run, trainer.model, trainer.state.to_dict())
             rd.write_json(trainer.run / rd.HISTORY, trainer.state.history)
         return None
-
-
-def snapshot(tables: dict[str, Tensor]) -> dict[str, Tensor]:
-    return {k: v.detach().clone() for k, v in tables.items()}

@@ -21,6 +21,8 @@ Regularizer = Literal["none", "l2", "n3"]
 Sampler = Literal["uniform", "degree"]
 Init = Literal["uniform", "normal", "xavier"]
 Optimizer = Literal["adagrad", "adagrad_elementwise", "adam"]
+FusionName = Literal["none", "concat", "gate", "attention"]
+ProjectionKind = Literal["linear", "mlp"]
 SLCWA_LOSSES = ("margin", "logistic", "nssa", "softplus")
 ALL_ENTITY_LOSSES = ("bce", "ce")
 
@@ -115,6 +117,33 @@ class TrainConfig(BaseModel):
     max_seconds: float | None = Field(
         None, gt=0, description="Stop training (at an epoch end) after this many seconds."
     )
+
+    fusion: FusionName = Field(
+        "none",
+        description="How an entity's structural vector and its modalities' projections "
+        "combine (needs feature options such as --text): concat, gate (LiteralE), attention "
+        "(cross-modal); none = structure only.",
+    )
+    projection: ProjectionKind = Field(
+        "linear", description="Projection of each modality's features: linear or mlp."
+    )
+    dense_lr: float = Field(
+        1e-3, gt=0, description="Adam learning rate of the projections and the fusion."
+    )
+    structure_dropout: float = Field(
+        0.25,
+        ge=0,
+        lt=1,
+        description="Fusion: share of entities whose structural vector is hidden in a step, so "
+        "that the fusion learns to place entities from features alone (cold start).",
+    )
+    align_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the InfoNCE term aligning each modality's projection with the "
+        "structural vectors; 0 = off.",
+    )
+    align_temperature: float = Field(0.1, gt=0, description="Temperature of the alignment term.")
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:

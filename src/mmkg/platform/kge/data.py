@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from mmkg.errors import DataError
 from mmkg.platform import atomic
+from mmkg.platform.kge.features import Modality
 from mmkg.platform.kge.triples import TripleSet
 from mmkg.platform.readers.lines import Reject
 from mmkg.platform.readers.triples import TripleOrder, read_triples
@@ -41,6 +42,8 @@ class KGDataset:
     # Element ids of the graph's nodes, aligned with the id lists, when the data came from it.
     entity_keys: list[str] | None = None
     relation_keys: list[str] | None = None
+    # Per-entity features of each modality (fusion), aligned with entity_ids.
+    features: list[Modality] = field(default_factory=list)
 
     @property
     def num_entities(self) -> int:
@@ -60,15 +63,26 @@ class KGDataset:
         """Every true triple (train, valid and test): what filtered ranking removes."""
         return np.concatenate([self.train, self.valid, self.test]).astype(np.int64, copy=False)
 
+    def seen_entities(self) -> npt.NDArray[np.bool_]:
+        """Entities with at least one training triple."""
+        seen = np.zeros(self.num_entities, dtype=bool)
+        seen[self.train[:, 0]] = True
+        seen[self.train[:, 2]] = True
+        return seen
+
+    def unseen_rows(self, name: str) -> npt.NDArray[np.bool_]:
+        """Triples of a split that mention an entity without training triples."""
+        triples = self.split(name)
+        seen = self.seen_entities()
+        return ~seen[triples[:, 0]] | ~seen[triples[:, 2]]
+
     def unseen(self, name: str) -> dict[str, int]:
         """How many triples of a split mention an entity or relation absent from training."""
         triples = self.split(name)
-        seen_e = np.zeros(self.num_entities, dtype=bool)
-        seen_e[self.train[:, 0]] = True
-        seen_e[self.train[:, 2]] = True
+        seen_e = self.seen_entities()
         seen_r = np.zeros(self.num_relations, dtype=bool)
         seen_r[self.train[:, 1]] = True
-        bad_e = ~seen_e[triples[:, 0]] | ~seen_e[triples[:, 2]]
+        bad_e = self.unseen_rows(name)
         bad_r = ~seen_r[triples[:, 1]]
         return {
             "triples_with_unseen_entity": int(bad_e.sum()),
@@ -86,6 +100,7 @@ class KGDataset:
             **{name: len(self.split(name)) for name in SPLITS},
             "order": self.order,
             "notes": self.notes,
+            "features": {m.name: m.describe() for m in self.features},
         }
 
     def check_trainable(self) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
@@ -24,6 +26,9 @@ from mmkg.platform.kge.triples import TripleSet
 
 log = logging.getLogger(__name__)
 
+# New entity ids -> their vectors from features, and which of them had any.
+Placer = Callable[[list[str]], tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]]
+
 
 def fold_in(
     base: ServingArtifact,
@@ -32,8 +37,14 @@ def fold_in(
     lr: float = 0.1,
     negatives: int = 32,
     seed: int = 0,
+    place: Placer | None = None,
 ) -> tuple[ServingArtifact | None, dict[str, Any]]:
     """``base`` plus trained rows for the entities of ``graph_triples`` it lacks.
+
+    ``place`` (for a fused base) gives new entities their vectors from their features —
+    ``place(new_ids)`` returns the vectors and which entities had features; those rows start
+    there (cold start: an entity with only a description is served from it) and entities
+    that also have triples are then refined on them like the others.
 
     Returns the new artefact (None when there is nothing new) and what was done.
     """
@@ -63,7 +74,12 @@ def fold_in(
     gen = torch.Generator().manual_seed(seed)
     old = torch.from_numpy(base.entities)
     scale = float(old.norm(dim=1).mean()) / max(old.shape[1] ** 0.5, 1.0)
-    new = torch.nn.Parameter(torch.randn(len(new_ids), old.shape[1], generator=gen) * scale)
+    start = torch.randn(len(new_ids), old.shape[1], generator=gen) * scale
+    if place is not None:
+        placed, has = place(new_ids)
+        start[torch.from_numpy(has)] = torch.from_numpy(placed[has])
+        info["placed_from_features"] = int(has.sum())
+    new = torch.nn.Parameter(start)
     rel = torch.from_numpy(base.relations)  # already as the formula uses them
     optimizer = torch.optim.Adagrad([new], lr=lr)
     losses: list[float] = []

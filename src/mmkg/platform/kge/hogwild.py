@@ -50,6 +50,12 @@ def plan_processes(config: TrainConfig, num_entities: int, cores: int) -> tuple[
     is unsafe."""
     if config.device != "cpu" or config.training != "slcwa":
         return 1, "CUDA and all-entities training parallelise inside each step"
+    if config.fusion != "none":
+        # Projections and fusion are dense: every step writes all of them, and one Adam
+        # keeps their state; processes would race on every coordinate.
+        if config.num_procs > 1:
+            log.warning("fusion trains in one process; num_procs %d ignored", config.num_procs)
+        return 1, "fusion's dense parameters are trained in one process (threads inside a step)"
     share = touched_share(config, num_entities)
     risks = []
     if config.optimizer != "adagrad":

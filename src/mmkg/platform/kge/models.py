@@ -7,13 +7,17 @@ Which models exist, what they can do and what they default to is in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import Tensor
 
-from mmkg.platform.kge.artifact import ServingArtifact
+from mmkg.errors import ConfigError
+from mmkg.platform.kge.artifact import FusionHead, ServingArtifact
+from mmkg.platform.kge.features import Modality
 from mmkg.platform.kge.interactions import Interaction, RotatE, build_interaction
 from mmkg.platform.kge.optim import make_optimizer
 from mmkg.platform.kge.representations import EmbeddingTable, Representation
@@ -110,8 +114,18 @@ class KGEModel:
             metrics=dict(metrics or {}),
             entity_keys=entity_keys,
             relation_keys=relation_keys,
-            encoders=dict(encoders or {}),
+            encoders={**self._sources(), **(encoders or {})},
+            fusion=self.fusion_head(),
         )
+
+    def _sources(self) -> dict[str, str]:
+        sources = getattr(self.entities, "sources", None)
+        return dict(sources()) if sources is not None else {}
+
+    def fusion_head(self) -> FusionHead | None:
+        """A fused model's projections and fusion (None for a structural table)."""
+        head = getattr(self.entities, "head", None)
+        return head() if head is not None else None
 
 
 def build_model(
@@ -120,13 +134,20 @@ def build_model(
     num_relations: int,
     generator: torch.Generator,
     shared: dict[str, Any] | None = None,
+    features: Sequence[Modality] = (),
+    seen: npt.NDArray[np.bool_] | None = None,
 ) -> KGEModel:
-    """A freshly initialised model, or (``shared``) one over existing tables."""
+    """A freshly initialised model, or (``shared``) one over existing tables.
+
+    With ``features`` (and ``config.fusion``) entity vectors are fused from the structural
+    table and each modality's projection; ``seen`` marks the entities with training triples
+    (the others' structural rows are never trained and are masked).
+    """
     spec = model_spec(config.model)
     interaction = build_interaction(spec, config.dim, config.gamma)
     scale = config.resolved_init_scale
     device = torch.device(config.device)
-    entities = EmbeddingTable(
+    entities: Representation = EmbeddingTable(
         num_entities,
         config.dim,
         make_optimizer(config.optimizer, config.lr),
@@ -137,6 +158,8 @@ def build_model(
         shared=shared["entities"] if shared else None,
         unit_norm=config.entity_norm,
     )
+    if features or config.fusion != "none":
+        entities = _fused(config, entities, features, seen, generator, scale, device)
     rel_rows = num_relations * (2 if config.reciprocal else 1)
     rel_init = config.init
     if isinstance(interaction, RotatE):
@@ -154,3 +177,53 @@ def build_model(
         shared=shared["relations"] if shared else None,
     )
     return KGEModel(interaction, entities, relations, num_relations, config.reciprocal, spec)
+
+
+def _fused(
+    config: TrainConfig,
+    structure: Representation,
+    features: Sequence[Modality],
+    seen: npt.NDArray[np.bool_] | None,
+    generator: torch.Generator,
+    scale: float,
+    device: torch.device,
+) -> Representation:
+    from mmkg.platform.kge.fusion import FeatureBank, FeatureProjection, Fused
+
+    if config.fusion == "none":
+        raise ConfigError(
+            f"features were given ({', '.join(m.name for m in features)}) but fusion is none; "
+            "choose --fusion concat, gate or attention"
+        )
+    if not features:
+        raise ConfigError(
+            f"fusion {config.fusion} needs at least one modality: pass --text FILE, --numeric "
+            "FILE or --features NAME=FILE (with --from-neo4j: --modalities text,image,numeric)"
+        )
+    assert isinstance(structure, EmbeddingTable)
+    names = [m.name for m in features]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"modalities {names}: each may be given once")
+    for modality in features:
+        if len(modality.mask) != structure.count:
+            raise ConfigError(
+                f"modality {modality.name!r} covers {len(modality.mask)} entities, the model "
+                f"has {structure.count}"
+            )
+    parts = [
+        FeatureProjection(FeatureBank(m, device), config.dim, config.projection, scale, generator)
+        for m in features
+    ]
+    if seen is None:
+        seen = np.ones(structure.count, dtype=bool)
+    return Fused(
+        structure,
+        parts,
+        config.fusion,
+        generator,
+        seen,
+        lr=config.dense_lr,
+        structure_dropout=config.structure_dropout,
+        align_weight=config.align_weight,
+        align_temperature=config.align_temperature,
+    )

@@ -44,6 +44,17 @@ class Representation(ABC):
     def to_numpy(self) -> npt.NDArray[np.float32]:
         return self.all().detach().cpu().numpy().astype(np.float32, copy=False)
 
+    def auxiliary_loss(self) -> Tensor | None:
+        """A term the last :meth:`gather` adds to the step's loss (feature alignment)."""
+        return None
+
+    def weights(self) -> dict[str, Tensor]:
+        """A copy of the trained parameters (the best validated ones are kept this way)."""
+        return {"weight": self.all().detach().clone()}
+
+    def set_weights(self, weights: dict[str, Tensor]) -> None:
+        self.all().copy_(weights["weight"])
+
     @abstractmethod
     def state(self) -> dict[str, Any]: ...
 
@@ -141,3 +152,13 @@ class EmbeddingTable(Representation):
 
 REPRESENTATIONS: Registry[type[Representation]] = Registry("representation")
 REPRESENTATIONS.add("structure", EmbeddingTable, "a trained vector per entity (sparse updates)")
+# Feature-based representations (mmkg.platform.kge.fusion) load on first use.
+for _modality in ("text", "image", "video", "numeric"):
+    REPRESENTATIONS.add(
+        _modality,
+        "mmkg.platform.kge.fusion:FeatureProjection",
+        f"frozen {_modality} features through a learned projection",
+    )
+REPRESENTATIONS.add(
+    "fused", "mmkg.platform.kge.fusion:Fused", "the structure and the modalities, by a fusion"
+)

@@ -9,6 +9,8 @@
 | ``metrics.json`` | final validation and test metrics, time, throughput, peak memory |
 | ``curves.png`` | loss and validation MRR per epoch |
 | ``checkpoint.pt`` | tables, optimizer state and progress, for ``--resume`` |
+| ``best_weights.pt`` | fusion runs: the best projections, fusion and structural table |
+| ``fusion_head.npz`` | fusion runs: what places new entities from their features (serving) |
 | ``splits.npz`` | the train/valid/test split, for data that came from Neo4j |
 
 Every file is written to a temporary name and renamed, so an interrupted run never leaves
@@ -23,10 +25,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from mmkg.errors import DataError, TrainingError
 from mmkg.platform import atomic
-from mmkg.platform.kge.artifact import ServingArtifact
+from mmkg.platform.kge.artifact import FusionHead, ServingArtifact
 from mmkg.platform.kge.config import TrainConfig
 from mmkg.platform.kge.data import KGDataset, encode_with, read_id_map
 from mmkg.platform.kge.models import KGEModel, build_model
@@ -40,6 +43,8 @@ CURVES = "curves.png"
 SPLITS_FILE = "splits.npz"
 ENTITY_EMB = "entity_embeddings.npy"
 RELATION_EMB = "relation_embeddings.npy"
+BEST_WEIGHTS = "best_weights.pt"
+FUSION_HEAD = "fusion_head.npz"
 
 write_json = atomic.write_json
 save_array = atomic.save_npy
@@ -57,6 +62,30 @@ def read_json(path: Path) -> Any:
 def save_embeddings(run: Path, model: KGEModel) -> None:
     save_array(run / ENTITY_EMB, model.entities.to_numpy())
     save_array(run / RELATION_EMB, model.relations.to_numpy())
+
+
+def save_best_weights(run: Path, model: KGEModel, weights: dict[str, dict[str, Tensor]]) -> None:
+    """A fused model's best weights (projections, fusion, structure): its ``.npy`` tables
+    hold the fused vectors, from which the model itself cannot be rebuilt."""
+    if not isinstance(model.entities, EmbeddingTable):
+        with atomic.atomic_path(run / BEST_WEIGHTS) as tmp:
+            torch.save(weights, tmp)
+
+
+def save_fusion_head(run: Path, head: FusionHead | None) -> None:
+    if head is not None:
+        atomic.write_bytes(run / FUSION_HEAD, head.to_bytes())
+
+
+def load_best_weights(run: Path, device: str = "cpu") -> dict[str, dict[str, Tensor]]:
+    """The best weights of a run being resumed."""
+    if (run / BEST_WEIGHTS).is_file():
+        loaded: dict[str, dict[str, Tensor]] = torch.load(
+            run / BEST_WEIGHTS, map_location=device, weights_only=True
+        )
+        return loaded
+    best, _, _ = load_model(run, device)
+    return {"entities": best.entities.weights(), "relations": best.relations.weights()}
 
 
 def save_checkpoint(run: Path, model: KGEModel, progress: dict[str, Any]) -> None:
@@ -88,7 +117,8 @@ def read_config(run: Path) -> tuple[TrainConfig, dict[str, Any]]:
 def load_model(run: Path, device: str = "cpu") -> tuple[KGEModel, list[str], list[str]]:
     """The trained model of a run folder with its entity and relation id maps."""
     config, _ = read_config(run)
-    config = config.model_copy(update={"device": device})
+    # A fusion run's entity table holds its fused vectors: served and ranked as they are.
+    config = config.model_copy(update={"device": device, "fusion": "none"})
     entity_ids = read_id_map(run / "entities.dict")
     relation_names = read_id_map(run / "relations.dict")
     model = build_model(config, len(entity_ids), len(relation_names), torch.Generator())
@@ -114,7 +144,12 @@ def load_artifact(run: Path) -> ServingArtifact:
     config, _ = read_config(run)
     metrics_file = run / METRICS
     metrics = read_json(metrics_file) if metrics_file.is_file() else {}
-    return model.to_artifact(config, entity_ids, relation_names, metrics)
+    artifact = model.to_artifact(config, entity_ids, relation_names, metrics)
+    if (run / FUSION_HEAD).is_file():
+        # A fused run: its served vectors are the fused ones, and the head places new entities.
+        artifact.fusion = FusionHead.from_bytes((run / FUSION_HEAD).read_bytes())
+        artifact.encoders = {m["name"]: m["source"] for m in artifact.fusion.modalities}
+    return artifact
 
 
 def plot_curves(run: Path, history: list[dict[str, Any]]) -> None:

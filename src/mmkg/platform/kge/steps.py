@@ -167,7 +167,7 @@ class StepRunner:
         reg = regularization(
             cfg.regularizer, cfg.reg_weight, [hv, raw_r, tv], model.interaction.complex
         )
-        total = loss if reg is None else loss + reg
+        total = _with_extra(loss, reg, model.entities.auxiliary_loss())
         return total, size, [(model.entities, uniq, ent), (model.relations, r_uniq, rel)]
 
     def _all_entities(self, index: Tensor) -> tuple[Tensor, int, Updates]:
@@ -192,9 +192,17 @@ class StepRunner:
             loss = all_entities_loss(scores, "bce", labels, cfg.label_smoothing)
             factors = [query, raw_r]
         reg = regularization(cfg.regularizer, cfg.reg_weight, factors, model.interaction.complex)
-        total = loss if reg is None else loss + reg
+        total = _with_extra(loss, reg, model.entities.auxiliary_loss())
         updates = [(model.entities, self.all_entities, ent), (model.relations, r_uniq, rel)]
         return total, len(rows), updates
+
+
+def _with_extra(loss: Tensor, *terms: Tensor | None) -> Tensor:
+    """The loss plus the regulariser and the representation's own term, where there are."""
+    for term in terms:
+        if term is not None:
+            loss = loss + term
+    return loss
 
 
 def _query_rows(

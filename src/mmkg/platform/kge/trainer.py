@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -27,11 +28,10 @@ from mmkg.platform.kge.callbacks import (
     ProgressBar,
     TimeBudget,
     Validation,
-    snapshot,
 )
 from mmkg.platform.kge.config import TrainConfig
 from mmkg.platform.kge.data import KGDataset, write_id_maps
-from mmkg.platform.kge.evaluate import EvalResult, FilterIndex, evaluate
+from mmkg.platform.kge.evaluate import EvalResult, FilterIndex, evaluate, rank_metrics
 from mmkg.platform.kge.hogwild import HogwildPool, plan_processes
 from mmkg.platform.kge.kernels import set_compile
 from mmkg.platform.kge.memory import MemoryEstimate, check_fits, estimate_training, memory_cap
@@ -144,7 +144,7 @@ class Trainer:
         self.callbacks += list(extra_callbacks)
         self.max_memory = max_memory
         self.state = TrainState()
-        self.best_tables: dict[str, Tensor] | None = None
+        self.best_tables: dict[str, dict[str, Tensor]] | None = None
         self.stopping: str | None = None
         self.is_last_epoch = False
         self.processes, self.processes_reason = plan_processes(
@@ -222,7 +222,12 @@ class Trainer:
         set_compile(self.compile_kernels)
         torch.manual_seed(cfg.seed)
         self.model = build_model(
-            cfg, data.num_entities, data.num_relations, torch.Generator().manual_seed(cfg.seed)
+            cfg,
+            data.num_entities,
+            data.num_relations,
+            torch.Generator().manual_seed(cfg.seed),
+            features=data.features,
+            seen=data.seen_entities(),
         )
         if self.resume:
             assert self.run is not None
@@ -237,11 +242,13 @@ class Trainer:
 
     def keep_best(self) -> None:
         """Remember the current tables as the best so far (in memory, and in the run)."""
-        self.best_tables = snapshot(
-            {"entities": self.model.entities.all(), "relations": self.model.relations.all()}
-        )
+        self.best_tables = {
+            "entities": self.model.entities.weights(),
+            "relations": self.model.relations.weights(),
+        }
         if self.run is not None:
             rd.save_embeddings(self.run, self.model)
+            rd.save_best_weights(self.run, self.model, self.best_tables)
 
     def fit(self) -> TrainResult:
         """Train to the end (epochs, early stop or time budget); evaluate on valid and test."""
@@ -304,10 +311,12 @@ class Trainer:
         cfg, data, state, model = self.config, self.data, self.state, self.model
         if self.best_tables is not None:
             # Test the best validated tables, not the last ones (kept in memory).
-            model.entities.all().copy_(self.best_tables["entities"])
-            model.relations.all().copy_(self.best_tables["relations"])
+            model.entities.set_weights(self.best_tables["entities"])
+            model.relations.set_weights(self.best_tables["relations"])
         elif self.run is not None:
             rd.save_embeddings(self.run, model)  # never validated: the last epoch's tables
+        if self.run is not None:
+            rd.save_fusion_head(self.run, model.fusion_head())
         history = state.history
         triples = sum(h["triples_per_second"] * h["seconds"] for h in history)
         metrics: dict[str, Any] = {
@@ -329,6 +338,9 @@ class Trainer:
                     model, triples_split, self.filter_index, cfg.eval_batch_size, False, split
                 )
                 metrics[split] = with_unseen(result, data, split)
+                metrics[split].update(by_entity_novelty(result, data, split))
+        if data.features:
+            metrics["fusion"] = fusion_report(model, data)
         metrics["peak_rss_gb"] = peak_rss_gb()
         if self.run is not None:
             rd.write_json(self.run / rd.METRICS, metrics)
@@ -376,6 +388,29 @@ def with_unseen(result: EvalResult, data: KGDataset, split: str) -> dict[str, An
     return out
 
 
+def by_entity_novelty(result: EvalResult, data: KGDataset, split: str) -> dict[str, Any]:
+    """Where a split mixes triples of entities seen in training with triples of unseen ones
+    (cold start), each part's own metrics, from the ranks already computed."""
+    unseen = data.unseen_rows(split)
+    if not unseen.any():
+        return {}
+    out: dict[str, Any] = {}
+    for name, rows in (("unseen_entity_triples", unseen), ("seen_entity_triples", ~unseen)):
+        if rows.any():
+            both = np.concatenate([result.ranks[side][rows] for side in ("head", "tail")])
+            out[name] = {"triples": int(rows.sum()), **rank_metrics(both)}
+    return out
+
+
+def fusion_report(model: KGEModel, data: KGDataset) -> dict[str, Any]:
+    """Which modalities the run used, what made them, and the fusion's mean weights."""
+    report: dict[str, Any] = {"modalities": {m.name: m.describe() for m in data.features}}
+    shares = getattr(model.entities, "modality_shares", None)
+    if shares is not None:
+        report["mean_weights"] = shares()
+    return report
+
+
 def evaluate_run(
     run: Path, data: KGDataset, split: str, device: str = "cpu", batch_size: int = 0
 ) -> dict[str, Any]:
@@ -392,6 +427,7 @@ def evaluate_run(
     filter_index = FilterIndex(data.known_triples(), data.num_relations)
     result = evaluate(model, triples, filter_index, batch_size, None, split)
     out = {"run": str(run), "split": split, **with_unseen(result, data, split)}
+    out.update(by_entity_novelty(result, data, split))
     if data.unknown.get(split):
         out["triples_unknown_to_run"] = data.unknown[split]
     return out

@@ -15,7 +15,7 @@ import numpy as np
 from mmkg.errors import RunCorruptError, RunNotReadyError, UnknownRunError
 from mmkg.graph_schema import queries as Q
 from mmkg.graph_schema.model import ENTITY, RELATION_TYPE
-from mmkg.platform.kge.artifact import F32, ServingArtifact
+from mmkg.platform.kge.artifact import F32, FusionHead, ServingArtifact
 from mmkg.platform.kge.specs import model_spec
 from mmkg.platform.serving.calls import call_read
 from mmkg.platform.serving.runs import get_run
@@ -98,4 +98,10 @@ def read_artifact(graph: Graph, run_id: str) -> ServingArtifact:
         entity_keys=entity_keys,
         relation_keys=rel_keys,
         encoders={k: str(v) for k, v in _json(run, "encoders").items()},
+        fusion=_fusion_head(graph, run_id) if run.get("fusion_head") else None,
     )
+
+
+def _fusion_head(graph: Graph, run_id: str) -> FusionHead:
+    rows = graph.read(Q.RUN_FUSION_HEAD, {"id": run_id})
+    return FusionHead.from_bytes(bytes(rows[0]["head"]))

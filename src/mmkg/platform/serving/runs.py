@@ -27,6 +27,8 @@ def _clean(run: dict[str, Any]) -> dict[str, Any]:
                 value = json.loads(value)
         elif hasattr(value, "iso_format"):
             value = value.iso_format()
+        elif isinstance(value, bytes | bytearray):
+            value = f"{len(value)} bytes"  # the fusion head: read by readback, not by people
         out[key] = value
     return out
 

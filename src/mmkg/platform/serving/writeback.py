@@ -304,6 +304,8 @@ def write_artifact(
         "entity_count": sum(k is not None for k in ent_keys),
         "relation_count": sum(k is not None for k in rel_keys),
         "missing_entities": sum(k is None for k in ent_keys),
+        # A fused run's projections and fusion: a refresh places new entities with them.
+        "fusion_head": artifact.fusion.to_bytes() if artifact.fusion is not None else None,
         **(extra or {}),
     }
     graph.write(Q.BEGIN_RUN, {"id": run_id, "props": props})
