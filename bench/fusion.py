@@ -4,7 +4,8 @@
 The configurations are in bench/configs/fusion/<name>.json: ``dataset`` (a folder of
 ../shared/data), ``cold`` (train on `mmkg cold-split`'s split of it, seed 0, 10% of the
 entities held out, 1000 valid and 3000 test bridging triples), ``text`` / ``numeric``
-(files under ../shared/data) and ``train`` (the training settings, fusion included). Each run
+(files under ../shared/data; ``text: "wikidata"`` writes ``label: description`` lines from
+the dataset's entity2wikidata.json) and ``train`` (the training settings, fusion included). Each run
 writes its folder under bench/runs/fusion/ (not committed) and its figures into
 bench/results/fusion.json, with the structure-only run's figures beside each fused one.
 
@@ -50,6 +51,22 @@ def cold_folder(dataset: str) -> Path:
     return folder
 
 
+def wikidata_texts(dataset: str) -> Path:
+    """``id<TAB>label: description`` from the dataset's entity2wikidata.json (FB15k-237)."""
+    out = RUNS / f"{dataset}-wikidata-text.txt"
+    if not out.is_file():
+        entries = json.loads((DATA / dataset / "entity2wikidata.json").read_text())
+        lines = []
+        for mid, entry in sorted(entries.items()):
+            label = (entry.get("label") or "").strip()
+            text = ": ".join(x for x in (label, (entry.get("description") or "").strip()) if x)
+            if text:
+                lines.append(f"{mid}\t{' '.join(text.split())}\n")
+        RUNS.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(lines), encoding="utf-8")
+    return out
+
+
 def _section(metrics: dict[str, Any], key: str) -> dict[str, Any] | None:
     part = metrics["test"].get(key)
     if not part:
@@ -70,9 +87,12 @@ def run_one(path: Path) -> dict[str, Any]:
     config_file.write_text(json.dumps({k: v for k, v in settings.items() if k != "model"}))
     args = ["train", "--model", settings["model"], "--data", str(folder),
             "--config", str(config_file), "--out", str(run), "--json"]  # fmt: skip
-    for option in ("text", "numeric"):
-        if spec.get(option):
-            args += [f"--{option}", str(DATA / spec[option])]
+    if spec.get("text") == "wikidata":
+        args += ["--text", str(wikidata_texts(spec["dataset"]))]
+    elif spec.get("text"):
+        args += ["--text", str(DATA / spec["text"])]
+    if spec.get("numeric"):
+        args += ["--numeric", str(DATA / spec["numeric"])]
     started = time.perf_counter()
     metrics = _mmkg(*args)
     wall = time.perf_counter() - started

@@ -58,11 +58,17 @@ def fused(session_graph: Graph, neo4j_settings: Settings, tmp_path_factory: Any)
     literals.write_text(
         "france\tpopulation\t68000000\ngermany\tpopulation\t84000000\n"
         "poland\tpopulation\t37000000\nfrance\tarea_km2\t643801\nbrazil\tpopulation\t203000000\n"
+        "atlantis\tpopulation\t1\n"
     )
+    loaded = json.loads(
+        run_cli(settings, "-q", "ingest", "literals", str(literals), "--json").stdout
+    )
+    assert loaded["literals"] == 5 and loaded["attributes"] == 2
+    assert loaded["unknown_entities"] == 1 and loaded["unknown_examples"] == ["atlantis"]
     run = root / "run"
     out = run_cli(
-        settings, "-q", "train", "--from-neo4j", *TRAIN, "--modalities", "text,image",
-        "--image-encoder", f"clip:{clip}", "--numeric", str(literals), "--out", str(run), "--json",
+        settings, "-q", "train", "--from-neo4j", *TRAIN, "--modalities", "text,image,numeric",
+        "--image-encoder", f"clip:{clip}", "--out", str(run), "--json",
     )  # fmt: skip
     metrics = json.loads(out.stdout)
     run_cli(settings, "-q", "embeddings", "write", str(run), "--id", "fused-demo", "--activate")
@@ -119,6 +125,25 @@ def test_a_new_entity_with_only_a_description_is_placed_and_served(
     j = base.entity_ids.index("marie_curie")
     np.testing.assert_array_equal(served.entities[served.entity_ids.index("marie_curie")],
                                   base.entities[j])  # fmt: skip
+
+
+def test_literals_with_bad_lines_are_named_and_strict_writes_nothing(
+    fused: dict[str, Any], session_graph: Graph
+) -> None:
+    settings = fused["settings"]
+    bad = fused["root"] / "bad_literals.tsv"
+    bad.write_text("germany\tarea_km2\t357022\nfrance\tarea_km2\tbig\nspain\tarea_km2\n")
+    refused = run_cli(settings, "ingest", "literals", str(bad), "--strict", check=False)
+    assert refused.returncode != 0
+    assert "bad_literals.tsv:2: value 'big' is not a number" in refused.stderr
+    assert "bad_literals.tsv:3: expected 'entity<TAB>attribute<TAB>value'" in refused.stderr
+    prop = session_graph.read(
+        "MATCH (a:LiteralAttribute {name: 'area_km2'}) RETURN a.property AS p"
+    )[0]["p"]
+    germany = session_graph.read(f"MATCH (e:Entity {{id: 'germany'}}) RETURN e.{prop} AS v")
+    assert germany[0]["v"] is None  # --strict: nothing was written
+    lenient = json.loads(run_cli(settings, "-q", "ingest", "literals", str(bad), "--json").stdout)
+    assert lenient["literals"] == 1 and lenient["rejected"] == 2
 
 
 def test_graph_modalities_that_are_missing_are_named_with_the_command_that_makes_them(

@@ -185,21 +185,72 @@ def eval_cmd(
     order: str = typer.Option("hrt", "--order", help="Column order of --data files: hrt or htr."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda[:n]."),
     batch_size: int = typer.Option(0, "--batch-size", help="Queries per batch; 0 = auto."),
+    text: Path | None = typer.Option(
+        None,
+        "--text",
+        dir_okay=False,
+        help="Fusion runs: texts of entities new to the run (id<TAB>text), to place them.",
+    ),
+    text_encoder: str = typer.Option("minilm", "--text-encoder", help="Encoder of --text."),
+    numeric: Path | None = typer.Option(
+        None, "--numeric", dir_okay=False, help="Fusion runs: numeric literals of new entities."
+    ),
+    features: list[str] | None = typer.Option(
+        None, "--features", help="Fusion runs: NAME=FILE vectors of new entities."
+    ),
 ) -> None:
-    """Filtered MRR, MR and Hits@1/3/10 of a trained run, printed as JSON."""
-    handle_errors(_eval)(run, data, split, order, device, batch_size)
+    """Filtered MRR, MR and Hits@1/3/10 of a trained run, printed as JSON.
+
+    With feature options (fusion runs), entities of --data that the run never saw are placed
+    from their features by the run's fusion head and reported in their own section
+    (unseen_entity_triples); without, triples that name them are counted and skipped.
+    """  # fmt: skip
+    handle_errors(_eval)(
+        run, data, split, order, device, batch_size,
+        {"text": text, "text_encoder": text_encoder, "numeric": numeric, "features": features},
+    )  # fmt: skip
 
 
 def _eval(
-    run: Path, data: Path | None, split: str, order: str, device: str, batch_size: int
-) -> None:
-    from mmkg.platform.kge.run_dir import run_dataset
+    run: Path, data: Path | None, split: str, order: str, device: str, batch_size: int,
+    feature_opts: dict[str, Any],
+) -> None:  # fmt: skip
+    from mmkg.platform.kge.data import read_id_map
+    from mmkg.platform.kge.run_dir import load_fusion_head, run_dataset
     from mmkg.platform.kge.trainer import evaluate_run
 
     if split not in ("valid", "test"):
         raise ConfigError(f"--split must be valid or test, not {split!r}")
-    dataset = run_dataset(run, data, order)
-    print_json(evaluate_run(run, dataset, split, device, batch_size))
+    cold = any(feature_opts[k] for k in ("text", "numeric", "features"))
+    dataset = run_dataset(run, data, order, extend=cold)
+    placed = None
+    report: dict[str, Any] = {}
+    if cold:
+        import numpy as np
+
+        from mmkg.platform.kge.features import load_modalities
+        from mmkg.platform.kge.fusion import place_from_features
+
+        head = load_fusion_head(run)
+        known = len(read_id_map(run / "entities.dict"))
+        new_ids = dataset.entity_ids[known:]
+        placed_count = 0
+        if new_ids:
+            modalities = load_modalities(
+                dataset.entity_ids, text=feature_opts["text"],
+                text_encoder=feature_opts["text_encoder"], numeric=feature_opts["numeric"],
+                vectors=feature_opts["features"] or (),
+                cache=load_settings().resolved_cache_dir / "features",
+                show_progress=None if not STATE.quiet else False,
+            )  # fmt: skip
+            rows = np.arange(known, len(dataset.entity_ids))
+            placed, has = place_from_features(head, [m.subset(rows) for m in modalities], device)
+            placed_count = int(has.sum())
+        report = {"new_entities": len(new_ids), "placed_from_features": placed_count}
+    result = evaluate_run(run, dataset, split, device, batch_size, placed)
+    if cold:
+        result["cold_start"] = report
+    print_json(result)
 
 
 def cold_split(

@@ -168,3 +168,16 @@ def test_the_cold_start_split_holds_entities_out_with_all_their_training_triples
         cold_start_split(source, tmp_path / "cold", fraction=0.2)
     with pytest.raises(DataError, match="strictly between 0 and 1"):
         cold_start_split(source, tmp_path / "cold3", fraction=1.0)
+
+
+def test_new_entities_are_scaled_with_the_trained_run_s_statistics() -> None:
+    from mmkg.platform.kge.features import numeric_modality
+
+    train = numeric_modality(3, {(0, "pop"): [10.0], (1, "pop"): [1e6], (2, "pop"): [1e9]}, "x")
+    scaling = train.meta["scaling"]
+    assert scaling[0][0] == "pop" and scaling[0][1] is True  # log-scaled
+    # One new entity, scaled as the run scaled its training entities (not re-standardised
+    # over itself, which would make any single value 0); an unknown attribute is ignored.
+    new = numeric_modality(1, {(0, "pop"): [1e6], (0, "height"): [3.0]}, "x", scaling)
+    assert new.width == 2 and new.mask.tolist() == [True]
+    assert new.values[0, 0] == pytest.approx(train.values[1, 0], abs=1e-6)

@@ -254,3 +254,31 @@ def test_fusion_trains_end_to_end_and_places_cold_start_entities_from_their_text
     artifact = fused.artifact()
     assert artifact.entities.shape == (80, 16)
     np.testing.assert_allclose(artifact.entities, fused.model.entities.to_numpy())
+
+
+@pytest.mark.parametrize("fusion", FUSIONS.names())
+def test_the_fusion_head_places_entities_as_the_trained_model_does(fusion: str) -> None:
+    from mmkg.errors import DataError
+    from mmkg.platform.kge.artifact import FusionHead
+    from mmkg.platform.kge.fusion import place_from_features
+
+    model = _fused_model("complex", fusion)
+    fused = model.entities
+    assert isinstance(fused, Fused)
+    head = FusionHead.from_bytes(model.to_artifact(
+        make_config("complex", {"dim": 16}), [f"e{i}" for i in range(NUM_E)],
+        [f"r{i}" for i in range(NUM_R)],
+    ).fusion.to_bytes())  # type: ignore[union-attr]  # fmt: skip
+    assert [m["name"] for m in head.modalities] == ["text", "numeric"]
+    placed, has = place_from_features(head, _modalities())
+    mods = _modalities()
+    assert has.tolist() == (mods[0].mask | mods[1].mask).tolist()
+    # Rows 0-2 have no training triples: the model itself places them from features alone.
+    cold = [i for i in range(3) if has[i]]
+    torch.testing.assert_close(torch.from_numpy(placed[cold]), fused.all()[cold])
+    # Only the text modality at hand: still placed (numeric masked).
+    _, has_text = place_from_features(head, _modalities()[:1])
+    assert has_text.tolist() == mods[0].mask.tolist()
+    wrong = Modality("text", np.zeros((NUM_E, WIDTH), np.float32), np.ones(NUM_E, bool), "clip@2")
+    with pytest.raises(DataError, match=r"trained on features of test@1 .* these are of clip@2"):
+        place_from_features(head, [wrong])

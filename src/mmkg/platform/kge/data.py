@@ -228,14 +228,27 @@ def read_id_map(path: Path) -> list[str]:
 
 
 def encode_with(
-    folder: Path, entity_ids: list[str], relation_names: list[str], order: TripleOrder = "hrt"
+    folder: Path,
+    entity_ids: list[str],
+    relation_names: list[str],
+    order: TripleOrder = "hrt",
+    extend: bool = False,
 ) -> tuple[dict[str, IntArray], dict[str, int]]:
     """Read a dataset folder's splits with a trained run's id maps (for ``mmkg eval --data``).
 
     Triples that name an entity or relation the run does not know cannot be scored; they are
-    counted and reported, not silently dropped.
+    counted and reported, not silently dropped. With ``extend``, entities the run does not
+    know are appended to ``entity_ids`` instead (a fused run places them from features).
     """
     ents = {e: i for i, e in enumerate(entity_ids)}
+    if extend:
+        for name in SPLITS:
+            path = folder / f"{name}.txt"
+            for h, _, t in _read_split(path, order) if path.is_file() else []:
+                for e in (h, t):
+                    if e not in ents:
+                        ents[e] = len(entity_ids)
+                        entity_ids.append(e)
     rels = {r: i for i, r in enumerate(relation_names)}
     out: dict[str, IntArray] = {}
     unknown_counts: dict[str, int] = {}

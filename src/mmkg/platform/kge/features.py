@@ -51,6 +51,11 @@ class Modality:
     # new entities are encoded the same way.
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def subset(self, index: npt.NDArray[np.int64]) -> Modality:
+        """The same modality over the entities ``index`` (in that order)."""
+        return Modality(self.name, self.rows(index), self.mask[index], self.source, None,
+                        self.meta)  # fmt: skip
+
     def rows(self, index: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Features of entities ``index`` as float32 (zeros where absent; see ``mask``)."""
         if self.row_of is None:

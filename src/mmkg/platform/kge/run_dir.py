@@ -77,6 +77,15 @@ def save_fusion_head(run: Path, head: FusionHead | None) -> None:
         atomic.write_bytes(run / FUSION_HEAD, head.to_bytes())
 
 
+def load_fusion_head(run: Path) -> FusionHead:
+    if not (run / FUSION_HEAD).is_file():
+        raise DataError(
+            f"{run} is not a fusion run (no {FUSION_HEAD}): it cannot place new entities from "
+            "features; train with --fusion and feature options"
+        )
+    return FusionHead.from_bytes((run / FUSION_HEAD).read_bytes())
+
+
 def load_best_weights(run: Path, device: str = "cpu") -> dict[str, dict[str, Tensor]]:
     """The best weights of a run being resumed."""
     if (run / BEST_WEIGHTS).is_file():
@@ -186,12 +195,15 @@ def save_splits(run: Path, data: KGDataset) -> None:
     atomic.save_npz(run / SPLITS_FILE, train=data.train, valid=data.valid, test=data.test)
 
 
-def run_dataset(run: Path, folder: Path | None = None, order: str | None = None) -> KGDataset:
+def run_dataset(
+    run: Path, folder: Path | None = None, order: str | None = None, extend: bool = False
+) -> KGDataset:
     """The data to evaluate a run on, numbered by the run's id maps.
 
     ``folder`` defaults to the dataset the run was trained on (its split, for Neo4j data).
     Triples naming entities or relations the run has no vector for are counted in
-    ``unknown``; they cannot be ranked.
+    ``unknown``; they cannot be ranked — unless ``extend``: then entities new to the run are
+    numbered after the run's own (for a fused run to place them from their features).
     """
     _, meta = read_config(run)
     described = meta.get("dataset", {})
@@ -206,7 +218,7 @@ def run_dataset(run: Path, folder: Path | None = None, order: str | None = None)
         if not folder.is_dir():
             raise DataError(f"{run} was trained on {folder}, which is not here; pass --data DIR")
     use_order = order or described.get("order", "hrt")
-    splits, unknown = encode_with(folder, entity_ids, relation_names, use_order)  # type: ignore[arg-type]
+    splits, unknown = encode_with(folder, entity_ids, relation_names, use_order, extend)  # type: ignore[arg-type]
     return KGDataset(
         entity_ids, relation_names, splits["train"], splits["valid"], splits["test"],
         source=str(folder), order=use_order, unknown=unknown,

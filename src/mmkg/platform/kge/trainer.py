@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import Tensor
 
@@ -36,6 +37,7 @@ from mmkg.platform.kge.hogwild import HogwildPool, plan_processes
 from mmkg.platform.kge.kernels import set_compile
 from mmkg.platform.kge.memory import MemoryEstimate, check_fits, estimate_training, memory_cap
 from mmkg.platform.kge.models import KGEModel, build_model
+from mmkg.platform.kge.representations import EmbeddingTable
 from mmkg.platform.kge.steps import EpochStats, StepRunner
 
 log = logging.getLogger(__name__)
@@ -412,10 +414,23 @@ def fusion_report(model: KGEModel, data: KGDataset) -> dict[str, Any]:
 
 
 def evaluate_run(
-    run: Path, data: KGDataset, split: str, device: str = "cpu", batch_size: int = 0
+    run: Path,
+    data: KGDataset,
+    split: str,
+    device: str = "cpu",
+    batch_size: int = 0,
+    placed: npt.NDArray[np.float32] | None = None,
 ) -> dict[str, Any]:
-    """Filtered metrics of a trained run on one split of ``data``."""
+    """Filtered metrics of a trained run on one split of ``data``; ``placed``: vectors of
+    entities numbered after the run's own (cold start, placed from their features)."""
     model, _, _ = rd.load_model(run, device)
+    if placed is not None and len(placed):
+        assert isinstance(model.entities, EmbeddingTable)
+        every = np.concatenate([model.entities.to_numpy(), placed])
+        table = EmbeddingTable(len(every), every.shape[1], model.entities.optimizer,
+                               device=device)  # fmt: skip
+        table.load_weight(every)
+        model.entities = table
     if model.num_entities != data.num_entities or model.num_relations != data.num_relations:
         raise TrainingError(
             f"{run} was trained on {model.num_entities} entities and {model.num_relations} "
@@ -423,6 +438,13 @@ def evaluate_run(
         )
     triples = data.split(split)
     if len(triples) == 0:
+        unknown = data.unknown.get(split, 0)
+        if unknown:
+            raise TrainingError(
+                f"all {unknown} triple(s) of the {split} split of {data.source} name entities or "
+                "relations the run does not know; a fusion run places new entities from "
+                "their features (--text, --numeric, --features)"
+            )
         raise TrainingError(f"the {split} split of {data.source} is empty")
     filter_index = FilterIndex(data.known_triples(), data.num_relations)
     result = evaluate(model, triples, filter_index, batch_size, None, split)
