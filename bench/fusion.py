@@ -11,6 +11,7 @@ bench/results/fusion.json, with the structure-only run's figures beside each fus
 
     .venv/bin/python bench/fusion.py                         # every configuration
     .venv/bin/python bench/fusion.py --only WN18RR-structure --only WN18RR-text-attention
+    .venv/bin/python bench/fusion.py --throughput   # per-epoch speed, one process, each fusion
 """
 
 from __future__ import annotations
@@ -141,12 +142,55 @@ def compare(results: list[dict[str, Any]]) -> None:
             )
 
 
+def throughput(epochs: int = 2) -> None:
+    """Training speed per epoch at equal settings in one process: structure only against each
+    fusion with WN18RR's glosses (the last epoch counts: the first one compiles)."""
+    from mmkg.platform.kge.config import make_config
+    from mmkg.platform.kge.data import load_folder
+    from mmkg.platform.kge.features import encode_text_file
+    from mmkg.platform.kge.trainer import Trainer, peak_rss_gb
+    from mmkg.settings import get_settings
+
+    data = load_folder(DATA / "WN18RR")
+    cache = get_settings().resolved_cache_dir / "features"
+    glosses = DATA / "WN18RR" / "entity2text.txt"
+    text = encode_text_file(glosses, data.entity_ids, "minilm", cache, show_progress=False)
+    data.valid, data.test = data.valid[:0], data.test[:0]
+    spec = json.loads((CONFIGS / "WN18RR-structure.json").read_text())["train"]
+    base = {**spec, "epochs": epochs, "eval_every": 0, "num_procs": 1, "max_seconds": None}
+    rows = []
+    for fusion in ("none", "concat", "gate", "attention"):
+        data.features = [text] if fusion != "none" else []
+        extra = {"fusion": fusion, "align_weight": 0.1} if fusion != "none" else {}
+        trainer = Trainer(data, make_config(base["model"], {**base, **extra}), show_progress=False)
+        trainer.fit()
+        last = trainer.state.history[-1]
+        rows.append({"fusion": fusion, "triples_per_second": last["triples_per_second"],
+                     "seconds_per_epoch": last["seconds"]})  # fmt: skip
+        print(json.dumps(rows[-1]), flush=True)
+    for row in rows:
+        row["ratio_to_structure"] = round(
+            row["triples_per_second"] / rows[0]["triples_per_second"], 3
+        )
+    write_json(RESULTS.with_name("fusion_throughput.json"), {
+        "dataset": "WN18RR", "model": base["model"], "dim": base["dim"], "processes": 1,
+        "text": text.describe(), "rows": rows, "peak_rss_gb": peak_rss_gb(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", action="append", help="configuration name(s)")
+    parser.add_argument(
+        "--throughput", action="store_true", help="per-epoch speed of each fusion, one process"
+    )
     args = parser.parse_args()
     if not DATA.is_dir():
         raise SystemExit(f"{DATA} is absent: the fusion runs need ../shared/data")
+    if args.throughput:
+        throughput()
+        return
     paths = sorted(CONFIGS.glob("*.json"))
     if args.only:
         paths = [p for p in paths if p.stem in args.only]

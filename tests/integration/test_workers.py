@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from mmkg.platform.demo import load_demo
+from mmkg.platform.media.search import embed_entities
 from mmkg.platform.neo4j_server import start_server, stop_server
 from mmkg.platform.serving import active_run_id, get_run, list_runs, predict_tail
 from mmkg.platform.store import Graph
@@ -232,6 +233,31 @@ def test_a_scheduled_refresh_activates_a_new_run_while_queries_answer(
     assert answered > 0
     got = predict_tail(g, "scheduled_newcomer", "field_of_work", 1, exclude=False)
     assert got[0].run == after
+
+
+def test_a_fused_run_from_a_worker_serves_an_entity_that_came_with_only_a_description(
+    cluster: dict[str, Any], session_graph: Graph
+) -> None:
+    app, g, settings = cluster["app"], session_graph, cluster["settings"]
+    embed_entities(g, settings, show_progress=False)  # the demo entities' text vectors
+    fused = {**QUICK_TRAIN, "fusion": "attention", "align_weight": 0.1}
+    trained = app.send_task(
+        "mmkg.train_and_publish",
+        kwargs={"model": "rotate", "overrides": fused, "modalities": ["text"],
+                "run_id": "worker-fused", "force": True},
+    ).get(timeout=600)  # fmt: skip
+    assert get_run(g, trained["run_id"])["status"] in ("ready", "active")
+    g.write(
+        "MERGE (a:Entity {id: 'described_only'}) SET a.name = 'Described Only', "
+        "a.description = 'a French chemist and physicist who studied radioactivity'"
+    )
+    embed_entities(g, settings, show_progress=False)  # only the newcomer is missing
+    refreshed = app.send_task(
+        "mmkg.refresh_embeddings", kwargs={"base_run": "worker-fused", "epochs": 20}
+    ).get(timeout=300)
+    assert refreshed["activated"] and refreshed["fold_in"]["placed_from_features"] >= 1
+    got = predict_tail(g, "described_only", "field_of_work", 3, exclude=False)
+    assert len(got) == 3 and {p.run for p in got} == {refreshed["run_id"]}
 
 
 def test_a_worker_killed_mid_task_is_redelivered(

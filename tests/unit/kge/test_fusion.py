@@ -282,3 +282,26 @@ def test_the_fusion_head_places_entities_as_the_trained_model_does(fusion: str) 
     wrong = Modality("text", np.zeros((NUM_E, WIDTH), np.float32), np.ones(NUM_E, bool), "clip@2")
     with pytest.raises(DataError, match=r"trained on features of test@1 .* these are of clip@2"):
         place_from_features(head, [wrong])
+
+
+def test_self_negatives_score_the_query_entity_as_an_answer_in_fused_runs_only() -> None:
+    from mmkg.platform.kge.steps import StepRunner
+
+    train = _triples(60).numpy()
+    losses = {}
+    for fusion, own in (("attention", True), ("attention", False), ("none", True)):
+        config = make_config("transe_l2", {"dim": 16, "negatives": 4, "neg_chunk_size": 4,
+                                           "batch_size": 16, "fusion": fusion,
+                                           "self_negatives": own, "structure_dropout": 0.0,
+                                           "compile": False})  # fmt: skip
+        features = _modalities() if fusion != "none" else ()
+        model = build_model(config, NUM_E, NUM_R, torch.Generator().manual_seed(1),
+                            features=features)  # fmt: skip
+        runner = StepRunner(model, config, train)
+        assert runner.self_negatives == (fusion != "none" and own)
+        total, _, _ = runner._slcwa(
+            torch.from_numpy(train[:16]), 0, torch.Generator().manual_seed(3)
+        )
+        losses[(fusion, own)] = float(total.detach())
+    # The same draws; the extra negative (h, r, h) changes the fused loss only.
+    assert losses[("attention", True)] != pytest.approx(losses[("attention", False)])

@@ -144,6 +144,12 @@ class TrainConfig(BaseModel):
         "structural vectors; 0 = off.",
     )
     align_temperature: float = Field(0.1, gt=0, description="Temperature of the alignment term.")
+    self_negatives: bool = Field(
+        True,
+        description="Fusion (sLCWA): score each positive's query entity itself as one more "
+        "negative (SimKGC's self-negatives); features make an entity resemble its "
+        "neighbours, and without it the query entity ranks first.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:

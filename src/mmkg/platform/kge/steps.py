@@ -72,6 +72,7 @@ class StepRunner:
             self.rows, self.targets_csr = _query_rows(train, model.num_relations, config.training)
         self.all_entities = torch.arange(model.num_entities, device=self.device)
         self.first_loss: float | None = None
+        self.self_negatives = config.fusion != "none" and config.self_negatives
 
     @property
     def num_rows(self) -> int:
@@ -161,9 +162,13 @@ class StepRunner:
                 neg_scores = model.interaction.score_tails(hv.view(chunks, chunk, -1), rc, nv)
             else:
                 neg_scores = model.interaction.score_heads(nv, rc, tv.view(chunks, chunk, -1))
-        loss = slcwa_loss(
-            pos, neg_scores.reshape(size, -1), cfg.loss, cfg.margin, cfg.adversarial_temperature
-        )
+        neg_scores = neg_scores.reshape(size, -1)
+        if self.self_negatives:
+            # The query entity as the answer: (h, r, h) for tail queries, (t, r, t) for heads.
+            own = hv if corrupt_tails else tv
+            selfs = model.interaction.score(own, rv, own)
+            neg_scores = torch.cat([neg_scores, selfs[:, None]], 1)
+        loss = slcwa_loss(pos, neg_scores, cfg.loss, cfg.margin, cfg.adversarial_temperature)
         reg = regularization(
             cfg.regularizer, cfg.reg_weight, [hv, raw_r, tv], model.interaction.complex
         )
