@@ -215,7 +215,8 @@ class GateFusion(Fusion):
 
 class AttentionFusion(Fusion):
     """Cross-modal attention: a query built from all of an entity's modality vectors scores
-    each of them, so one modality re-weights the others; absent ones are masked out."""
+    each of them, so one modality re-weights the others; absent ones are masked out. The
+    attended vector is added to the structural token (a residual connection)."""
 
     def __init__(self, dim: int, tokens: int, generator: torch.Generator) -> None:
         super().__init__()
@@ -238,8 +239,12 @@ class AttentionFusion(Fusion):
         logits = (k * q[:, None, :]).sum(-1) / math.sqrt(k.shape[-1])
         logits = logits.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(logits, dim=1)
-        out = (weights[..., None] * tokens * self.value_scale[:, None]).sum(1)
-        return out, weights
+        attended = (weights[..., None] * tokens * self.value_scale[:, None]).sum(1)
+        # A residual connection on the structural token, as in a transformer block: an entity
+        # keeps a vector of its own, so features that make neighbours alike (two glosses of
+        # one word) cannot make them one point, while an entity without structure (cold
+        # start) is placed by the attended features.
+        return tokens[:, 0] + attended, weights
 
 
 def _xavier(layer: nn.Linear, generator: torch.Generator) -> None:

@@ -175,6 +175,13 @@ class Trainer:
         self.estimate = estimate_training(
             cfg, data.num_entities, data.num_relations, len(data.known_triples()), self.processes
         )
+        if data.features:
+            # Features in memory count (memory-mapped ones are paged in by the OS); a step's
+            # projected vectors are of the order of its entity rows, counted above.
+            self.estimate.parts["features"] = sum(
+                0 if isinstance(m.values, np.memmap) else int(m.values.nbytes)
+                for m in data.features
+            )
         check_fits(
             self.estimate, memory_cap(self.max_memory), f"training {cfg.model} (dim {cfg.dim})"
         )
