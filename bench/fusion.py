@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from common import mmkg_json
 from mmkg.platform.kge.run_dir import write_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,20 +33,11 @@ RUNS = REPO / "bench" / "runs" / "fusion"
 RESULTS = REPO / "bench" / "results" / "fusion.json"
 
 
-def _mmkg(*args: str) -> dict[str, Any]:
-    exe = Path(sys.executable).with_name("mmkg")
-    done = subprocess.run([str(exe), "-q", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"mmkg {' '.join(args)} failed:\n{done.stderr}")
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
-
-
 def cold_folder(dataset: str) -> Path:
     folder = RUNS / f"{dataset}-cold-split"
     if not (folder / "split.json").is_file():
         shutil.rmtree(folder, ignore_errors=True)
-        _mmkg("cold-split", str(DATA / dataset), "--out", str(folder), "--test-max", "3000",
+        mmkg_json("cold-split", str(DATA / dataset), "--out", str(folder), "--test-max", "3000",
               "--json")  # fmt: skip
     return folder
 
@@ -95,7 +85,7 @@ def run_one(path: Path) -> dict[str, Any]:
     if spec.get("numeric"):
         args += ["--numeric", str(DATA / spec["numeric"])]
     started = time.perf_counter()
-    metrics = _mmkg(*args)
+    metrics = mmkg_json(*args)
     wall = time.perf_counter() - started
     test = metrics["test"]
     return {

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from common import mmkg_json
 from mmkg.platform.kge.run_dir import write_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,15 +40,6 @@ PUBLISHED = {
 }
 
 
-def _mmkg(*args: str) -> dict[str, Any]:
-    exe = Path(sys.executable).with_name("mmkg")
-    done = subprocess.run([str(exe), "-q", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"mmkg {' '.join(args)} failed:\n{done.stderr}")
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
-
-
 def run_one(path: Path, device: str | None, scale: float) -> dict[str, Any]:
     spec = json.loads(path.read_text())
     dataset, family = spec["dataset"], spec["family"]
@@ -67,12 +57,12 @@ def run_one(path: Path, device: str | None, scale: float) -> dict[str, Any]:
     RUNS.mkdir(parents=True, exist_ok=True)
     config_file.write_text(json.dumps({k: v for k, v in settings.items() if k != "model"}))
     started = time.perf_counter()
-    metrics = _mmkg(
+    metrics = mmkg_json(
         "train", "--model", settings["model"], "--data", str(DATA / dataset),
         "--config", str(config_file), "--out", str(run), "--json",
     )  # fmt: skip
     wall = time.perf_counter() - started
-    checked = _mmkg("eval", str(run), "--split", "test")
+    checked = mmkg_json("eval", str(run), "--split", "test")
     published_mrr, published_h10 = PUBLISHED[(dataset, family)]
     test = metrics["test"]
     return {

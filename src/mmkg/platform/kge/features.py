@@ -91,7 +91,6 @@ class FeatureReport:
     rows: int = 0
     kept: int = 0
     unknown_ids: int = 0
-    rejects: list[Reject] | None = None
 
     def summary(self) -> str:
         return (
@@ -167,9 +166,7 @@ def read_vectors(path: Path, entity_ids: Sequence[str], name: str) -> Modality:
         if rows_of:
             targets = np.fromiter(rows_of.keys(), dtype=np.int64)
             sources = np.fromiter(rows_of.values(), dtype=np.int64)
-            values[targets] = np.asarray(matrix[np.sort(sources)], dtype=np.float32)[
-                np.argsort(np.argsort(sources))
-            ]
+            values[targets] = np.asarray(matrix[sources], dtype=np.float32)
             mask[targets] = True
             bad = ~np.isfinite(values[targets]).all(axis=1)
             for t in targets[bad][:50]:
