@@ -159,6 +159,7 @@ def build_model(
         unit_norm=config.entity_norm,
     )
     if features or config.fusion != "none":
+        check_fusion_inputs(config, features, num_entities)
         entities = _fused(config, entities, features, seen, generator, scale, device)
     rel_rows = num_relations * (2 if config.reciprocal else 1)
     rel_init = config.init
@@ -190,26 +191,7 @@ def _fused(
 ) -> Representation:
     from mmkg.platform.kge.fusion import FeatureBank, FeatureProjection, Fused
 
-    if config.fusion == "none":
-        raise ConfigError(
-            f"features were given ({', '.join(m.name for m in features)}) but fusion is none; "
-            "choose --fusion concat, gate or attention"
-        )
-    if not features:
-        raise ConfigError(
-            f"fusion {config.fusion} needs at least one modality: pass --text FILE, --numeric "
-            "FILE or --features NAME=FILE (with --from-neo4j: --modalities text,image,numeric)"
-        )
     assert isinstance(structure, EmbeddingTable)
-    names = [m.name for m in features]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"modalities {names}: each may be given once")
-    for modality in features:
-        if len(modality.mask) != structure.count:
-            raise ConfigError(
-                f"modality {modality.name!r} covers {len(modality.mask)} entities, the model "
-                f"has {structure.count}"
-            )
     parts = [
         FeatureProjection(FeatureBank(m, device), config.dim, config.projection, scale, generator)
         for m in features
@@ -227,3 +209,32 @@ def _fused(
         align_weight=config.align_weight,
         align_temperature=config.align_temperature,
     )
+
+
+def check_fusion_inputs(
+    config: TrainConfig, features: Sequence[Modality], num_entities: int | None = None
+) -> None:
+    """Refuse fusion settings without features, features without fusion, and features that
+    do not cover the model's entities (before anything is written)."""
+    if config.fusion == "none" and not features:
+        return
+    if config.fusion == "none":
+        raise ConfigError(
+            f"features were given ({', '.join(m.name for m in features)}) but fusion is none; "
+            "choose --fusion concat, gate or attention"
+        )
+    if not features:
+        raise ConfigError(
+            f"fusion {config.fusion} needs at least one modality: pass --text FILE, --numeric "
+            "FILE or --features NAME=FILE (with --from-neo4j: --modalities text,image,numeric)"
+        )
+    names = [m.name for m in features]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"modalities {names}: each may be given once")
+    count = num_entities if num_entities is not None else len(features[0].mask)
+    for modality in features:
+        if len(modality.mask) != count:
+            raise ConfigError(
+                f"modality {modality.name!r} covers {len(modality.mask)} entities, the model "
+                f"has {count}"
+            )

@@ -36,7 +36,7 @@ from mmkg.platform.kge.evaluate import EvalResult, FilterIndex, evaluate, rank_m
 from mmkg.platform.kge.hogwild import HogwildPool, plan_processes
 from mmkg.platform.kge.kernels import set_compile
 from mmkg.platform.kge.memory import MemoryEstimate, check_fits, estimate_training, memory_cap
-from mmkg.platform.kge.models import KGEModel, build_model
+from mmkg.platform.kge.models import KGEModel, build_model, check_fusion_inputs
 from mmkg.platform.kge.representations import EmbeddingTable
 from mmkg.platform.kge.steps import EpochStats, StepRunner
 
@@ -167,6 +167,8 @@ class Trainer:
     # --- set-up ---------------------------------------------------------------------------
     def _check(self) -> None:
         self.data.check_trainable()
+        # Before the run folder is made: a refused fusion leaves nothing behind.
+        check_fusion_inputs(self.config, self.data.features, self.data.num_entities)
         if self.config.device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(
                 f"device {self.config.device!r} asked for, but PyTorch sees no CUDA device"
