@@ -148,6 +148,22 @@ class Settings(BaseSettings):
         description="Encoder of images and video frames: clip:PATH (texts and images in one "
         "space, needed for cross-modal search) or cnn:PATH; unset = media get no image features.",
     )
+    linker_model: Path | None = Field(
+        default=None,
+        description="Entity linker model (JSON, from `mmkg link train`); default the packaged "
+        "one, trained on the FB15k-237 linking set.",
+    )
+    link_new_media: bool = Field(
+        default=True,
+        description="The workers' new-media pipeline links texts and images to entities "
+        "after featurising them.",
+    )
+    linker_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Links scored below this are NIL; default the model's calibrated one.",
+    )
     encoder_device: str = Field(default="cpu", description="cpu, cuda or cuda:N for encoders.")
     encoder_batch_size: int = Field(default=32, ge=1, le=4096, description="Items per forward.")
     video_frames: int = Field(default=8, ge=1, le=512, description="Frames sampled per video.")

@@ -180,6 +180,12 @@ def media(
         None, "--text-encoder", help="minilm, st:PATH (default MMKG_TEXT_ENCODER)."
     ),
     frames: int | None = typer.Option(None, "--frames", min=1, help="Frames sampled per video."),
+    link: bool = typer.Option(
+        False,
+        "--link",
+        help="Then link the ingested texts and images to entities (the entity "
+        "linker: MENTIONS and DEPICTS with source 'linker'; see `mmkg link media`).",
+    ),
     max_rejects: str | None = MAX_REJECTS,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -214,6 +220,14 @@ def media(
             show_progress=False if STATE.quiet else None,
             restrict_paths=root is not None,
         )
+        if link:
+            from mmkg.platform.linking.media import link_media_in_graph
+
+            ids = summary.ids.get("Text", []) + summary.ids.get("Image", [])
+            if ids:
+                summary.links = link_media_in_graph(
+                    graph, settings, ids=ids, show_progress=False if STATE.quiet else None
+                ).to_dict()
     threshold = RejectThreshold.parse(max_rejects)
     total = summary.files + len([f for f in summary.failures if f.get("stage") == "discover"])
     failed_all = threshold.exceeded(summary.failed, max(total, summary.failed))
@@ -232,6 +246,10 @@ def media(
         typer.echo(
             f"  unknown entities in the manifest: {', '.join(summary.missing_entities[:10])}"
         )
+    if summary.links is not None:
+        ln = summary.links
+        typer.echo(f"  entity links: {ln['mentions']} mentions in {ln['texts']} texts, "
+                   f"{ln['depicts']} depictions in {ln['images']} images")  # fmt: skip
     typer.echo(f"  failed:       {summary.failed}")
     for failure in summary.failures[:20]:
         typer.echo(f"    {failure['path']}: {failure['reason']}")

@@ -10,6 +10,7 @@ from mmkg.cli import (
     demo_cmd,
     ingest_cmd,
     kge_cmd,
+    link_cmd,
     neo4j_cmd,
     schema_cmd,
     search_cmd,
@@ -40,6 +41,7 @@ app.add_typer(serving_cmd.predict_app, name="predict")
 app.add_typer(serving_cmd.cache_app, name="cache")
 app.add_typer(search_cmd.search_app, name="search")
 app.add_typer(search_cmd.features_app, name="features")
+app.add_typer(link_cmd.link_app, name="link")
 app.command()(worker_cmd.worker)
 app.command()(worker_cmd.beat)
 app.add_typer(worker_cmd.submit_app, name="submit")

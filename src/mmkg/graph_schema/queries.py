@@ -343,16 +343,95 @@ def merge_media(kind: str) -> str:
 
 
 def link_media(rel_type: str) -> str:
-    """Link media to entities by id; returns the entity ids that do not exist."""
+    """Link media to entities by id; returns the entity ids that do not exist.
+
+    The edge is keyed by its source (``manifest`` unless the manifest names one), so a
+    manifest's link never merges into the entity linker's (``source: 'linker'``)."""
     t = quote_identifier(rel_type, "relationship type")
     return (
         "UNWIND $rows AS row MATCH (m:Media {id: row.media}) "
         "OPTIONAL MATCH (e:Entity {id: row.entity}) "
         "CALL (m, e, row) { WITH * WHERE e IS NOT NULL "
-        f"MERGE (m)-[r:{t}]->(e) SET r.source = row.source, r.caption = row.caption "
+        f"MERGE (m)-[r:{t} {{source: coalesce(row.source, 'manifest')}}]->(e) "
+        "SET r.caption = row.caption "
         "RETURN count(r) AS linked } "
         "RETURN sum(linked) AS linked, collect(CASE WHEN e IS NULL THEN row.entity END) AS missing"
     )
+
+
+# --- entity linking -----------------------------------------------------------------------
+# The linker's view of an entity: its names, its degree in the knowledge graph (from the
+# degree store: all relationships minus the media links) and its most frequent outgoing and
+# incoming relation types (the "type" the disambiguator learns NER labels against).
+LINK_ENTITIES = (
+    "MATCH (e:Entity) WHERE e.id > $after WITH e ORDER BY e.id LIMIT $limit "
+    "CALL (e) { OPTIONAL MATCH (e)-[r]->(:Entity) WITH type(r) AS t, count(r) AS c "
+    "ORDER BY c DESC LIMIT 1 RETURN t AS out_type } "
+    "CALL (e) { OPTIONAL MATCH (e)<-[r]-(:Entity) WITH type(r) AS t, count(r) AS c "
+    "ORDER BY c DESC LIMIT 1 RETURN t AS in_type } "
+    "RETURN e.id AS id, e.name AS name, e.aliases AS aliases, "
+    "COUNT { (e)--() } - COUNT { (e)-[:DEPICTS|MENTIONS]-() } AS degree, "
+    "out_type, in_type, e[$property] AS vector"
+)
+# Which candidate pairs of one document are joined by a knowledge-graph relationship (either
+# direction): the coherence signal. EXISTS expands from the lower-degree end.
+CONNECTED_PAIRS = (
+    "UNWIND $pairs AS p MATCH (a:Entity {id: p[0]}) MATCH (b:Entity {id: p[1]}) "
+    "WHERE EXISTS { (a)-[r]-(b) WHERE NOT type(r) IN ['DEPICTS', 'MENTIONS'] } "
+    "RETURN p[0] AS a, p[1] AS b"
+)
+# Fuzzy and partial names through the full-text index of names, aliases and descriptions.
+FULLTEXT_ENTITIES = (
+    "UNWIND $rows AS row "
+    "CALL db.index.fulltext.queryNodes('mmkg_entity_text', row.query, {limit: $k}) "
+    "YIELD node, score RETURN row.key AS key, collect(node.id) AS ids, collect(score) AS scores"
+)
+# Nearest entity text vectors to a mention's surface form.
+VECTOR_ENTITIES = (
+    "UNWIND $rows AS row "
+    "CALL db.index.vector.queryNodes($index, $k, row.vector) YIELD node, score "
+    "RETURN row.key AS key, collect(node.id) AS ids, collect(score) AS scores"
+)
+# Texts to link: Text media (their files are read again), after an id, optionally only those
+# without the linker's edges yet.
+TEXTS_TO_LINK = (
+    "MATCH (m:Text) WHERE m.id > $after AND ($unlinked = false OR NOT EXISTS "
+    "{ (m)-[:MENTIONS {source: 'linker'}]->() }) "
+    "RETURN m.id AS id, m.path AS path ORDER BY m.id LIMIT $limit"
+)
+TEXTS_BY_ID = (
+    "UNWIND $ids AS id MATCH (m:Text {id: id}) RETURN m.id AS id, m.path AS path ORDER BY id"
+)
+IMAGES_BY_ID = (
+    "UNWIND $ids AS id MATCH (m:Image {id: id}) RETURN m.id AS id, m.path AS path ORDER BY id"
+)
+IMAGE_VECTORS = (
+    "UNWIND $ids AS id MATCH (m:Image {id: id}) RETURN m.id AS id, m[$property] AS vector"
+)
+IMAGES_TO_LINK = (
+    "MATCH (m:Image) WHERE m.id > $after AND ($unlinked = false OR NOT EXISTS "
+    "{ (m)-[:DEPICTS {source: 'linker'}]->() }) "
+    "RETURN m.id AS id, m.path AS path ORDER BY m.id LIMIT $limit"
+)
+# Re-linking replaces the linker's own edges of these media, never the manifests' ones, in
+# the same transaction as the new edges.
+REPLACE_TEXT_LINKS = (
+    "UNWIND $docs AS d MATCH (m:Media {id: d.id}) "
+    "CALL (m) { MATCH (m)-[old:MENTIONS {source: 'linker'}]->() DELETE old } "
+    "WITH m, d UNWIND d.mentions AS x MATCH (e:Entity {id: x.entity}) "
+    "CREATE (m)-[r:MENTIONS {source: 'linker'}]->(e) "
+    "SET r.start = x.start, r.end = x.end, r.surface = x.surface, r.score = x.score, "
+    "r.linker = $linker, r.at = datetime() RETURN count(r) AS linked"
+)
+REPLACE_IMAGE_LINKS = (
+    "UNWIND $docs AS d MATCH (m:Media {id: d.id}) "
+    "CALL (m) { MATCH (m)-[old:DEPICTS {source: 'linker'}]->() DELETE old } "
+    "WITH m, d UNWIND d.links AS x MATCH (e:Entity {id: x.entity}) "
+    "CREATE (m)-[r:DEPICTS {source: 'linker'}]->(e) "
+    "SET r += x.props, r.score = x.score, r.linker = $linker, r.at = datetime() "
+    "RETURN count(r) AS linked"
+)
+COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e) AS n"
 
 
 # --- jobs (Celery tasks) ------------------------------------------------------------------

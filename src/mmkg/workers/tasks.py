@@ -169,6 +169,7 @@ class IngestPayload(_Payload):
     paths: list[str] = Field(default_factory=list)
     manifest: str | None = None
     manifest_files: bool = True
+    link: bool = True  # link the batch's texts and images to entities after featurising
 
 
 class TrainPayload(_Payload):
@@ -209,6 +210,18 @@ def ingest_media_task(
         Path(p.manifest) if p.manifest else None, show_progress=False,
         manifest_files=p.manifest_files,
     )  # fmt: skip
+    if p.link and settings().link_new_media:
+        from mmkg.errors import DataError
+        from mmkg.platform.linking.media import link_media_in_graph
+
+        ids = summary.ids.get("Text", []) + summary.ids.get("Image", [])
+        try:
+            if ids:
+                summary.links = link_media_in_graph(
+                    graph(), settings(), ids=ids, show_progress=False
+                ).to_dict()
+        except DataError as e:  # an empty graph: the media stay, unlinked
+            summary.notes.append(f"not linked: {e}")
     out = summary.to_dict()
     out["failures"] = out["failures"][:100]
     return out
@@ -219,6 +232,9 @@ def media_arrived_summary(self: Task, parts: list[dict[str, Any]]) -> dict[str, 
     """The chord callback of the new-media pipeline: one summary for all its batches."""
     keys = ("files", "created", "present", "featurised", "linked", "failed")
     total: dict[str, Any] = {k: sum(int(p.get(k, 0)) for p in parts) for k in keys}
+    links = [p["links"] for p in parts if p.get("links")]
+    total["entity_links"] = {k: sum(int(ln[k]) for ln in links)
+                             for k in ("texts", "mentions", "images", "depicts")}  # fmt: skip
     total["batches"] = len(parts)
     total["failures"] = [f for p in parts for f in p.get("failures", [])][:100]
     return total

@@ -45,9 +45,14 @@ class MediaSummary:
     failures: list[dict[str, str]] = field(default_factory=list)
     missing_entities: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    links: dict[str, Any] | None = None  # the entity linker's summary, with --link
+    # The content ids ingested (new or present) per kind: what --link links. Not printed.
+    ids: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("ids")
+        return out
 
 
 @dataclass
@@ -145,6 +150,7 @@ class _Ingest:
         prop = feature_property(encoder.key) if encoder else "feat__none"
         if not items:
             return
+        self.summary.ids.setdefault(kind, []).extend(i.id for i in items)
         state = {
             r["id"]: r["has_feature"]
             for r in self.graph.read(Q.MEDIA_STATE, {"ids": [i.id for i in items], "feature": prop})

@@ -1,0 +1,184 @@
+"""Entity linking end to end, as a user runs it, against the real Neo4j: a news-like paragraph
+and a photo ingested with `--link` end up linked to the right entities, with scores and
+sources, visible in Cypher; linking again replaces only the linker's own edges."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mmkg.platform.store import Graph
+from mmkg.settings import Settings
+from tests.integration.conftest import CLEAR, run_cli
+from tests.media_fixtures import photo
+
+ENTITIES = """id\tname\tdescription\taliases
+paris\tParis\tcapital and largest city of France, on the Seine\tCity of Light
+paris_troy\tParis\tprince of Troy in Greek mythology, who took Helen from Sparta\tAlexandros
+france\tFrance\tcountry in Western Europe\tFrench Republic
+seine\tSeine\triver in northern France that flows through Paris\t
+louvre\tLouvre\tart museum in Paris, France\tLouvre Museum
+macron\tEmmanuel Macron\tPresident of France since 2017\tMacron
+troy\tTroy\tancient city in Anatolia, the setting of the Trojan War\t
+helen\tHelen of Troy\tfigure of Greek mythology, the wife of Menelaus\tHelen
+sparta\tSparta\tcity-state of ancient Greece\t
+02121808\tdomestic cat\tany domesticated member of the genus Felis\thouse cat|Felis catus
+02123045\ttabby\ta cat with a grey or tawny coat mottled with black\ttabby cat
+02124075\tEgyptian cat\ta domestic cat of Egypt\t
+"""
+TRIPLES = """paris\tcountry\tfrance
+seine\tflows_through\tparis
+seine\tcountry\tfrance
+louvre\tlocated_in\tparis
+macron\tpresident_of\tfrance
+paris_troy\tlived_in\ttroy
+helen\tlived_in\ttroy
+helen\tspouse\tparis_troy
+paris_troy\tvisited\tsparta
+helen\tlived_in\tsparta
+02123045\t_hypernym\t02121808
+02124075\t_hypernym\t02121808
+"""
+NEWS = (
+    "Emmanuel Macron opened a new wing of the Louvre in Paris on Tuesday. Crowds gathered "
+    "along the Seine as France celebrated the museum's anniversary."
+)
+MYTH = "In the Iliad, Paris carried Helen away from Sparta, and the Greeks sailed for Troy."
+
+
+@pytest.fixture(scope="module")
+def linked(session_graph: Graph, neo4j_settings: Settings, tmp_path_factory: Any) -> dict[str, Any]:
+    session_graph.run_autocommit(CLEAR)
+    root = tmp_path_factory.mktemp("linking")
+    (root / "entities.tsv").write_text(ENTITIES, encoding="utf-8")
+    (root / "triples.tsv").write_text(TRIPLES, encoding="utf-8")
+    media = root / "media"
+    media.mkdir()
+    (media / "news.txt").write_text(NEWS, encoding="utf-8")
+    (media / "myth.txt").write_text(MYTH, encoding="utf-8")
+    photo("chelsea").save(media / "chelsea.jpg", quality=90)
+    (root / "manifest.csv").write_text(
+        "path,entities,caption,relation,source\nmedia/news.txt,france,,MENTIONS,hand\n",
+        encoding="utf-8",
+    )
+    run_cli(neo4j_settings, "schema", "apply")
+    run_cli(neo4j_settings, "ingest", "entities", str(root / "entities.tsv"))
+    run_cli(neo4j_settings, "ingest", "triples", str(root / "triples.tsv"))
+    done = run_cli(
+        neo4j_settings,
+        "-q",
+        "ingest",
+        "media",
+        str(media),
+        "--manifest",
+        str(root / "manifest.csv"),
+        "--root",
+        str(root),
+        "--link",
+        "--json",
+    )
+    return {"root": root, "summary": json.loads(done.stdout)}
+
+
+def _mentions(graph: Graph, name: str) -> list[dict[str, Any]]:
+    return graph.read(
+        "MATCH (t:Text)-[r:MENTIONS {source: 'linker'}]->(e:Entity) WHERE t.path ENDS WITH $name "
+        "RETURN e.id AS entity, r.surface AS surface, r.start AS start, r.end AS end, "
+        "r.score AS score, r.linker AS linker ORDER BY r.start",
+        {"name": name},
+    )
+
+
+def test_a_news_paragraph_and_a_photo_ingested_with_link_are_linked(
+    session_graph: Graph, linked: dict[str, Any]
+) -> None:
+    summary = linked["summary"]
+    assert summary["failed"] == 0 and summary["links"]["texts"] == 2
+    news = _mentions(session_graph, "news.txt")
+    assert [(m["surface"], m["entity"]) for m in news] == [
+        ("Emmanuel Macron", "macron"),
+        ("Louvre", "louvre"),
+        ("Paris", "paris"),
+        ("Seine", "seine"),
+        ("France", "france"),
+    ]
+    for m in news:
+        assert NEWS[m["start"] : m["end"]] == m["surface"]
+        assert 0.0 < m["score"] <= 1.0 and m["linker"].startswith("mmkg-linker@")
+    # The Paris of the myth is the prince: the other mentions' entities are his neighbours.
+    myth = {m["surface"]: m["entity"] for m in _mentions(session_graph, "myth.txt")}
+    assert myth["Paris"] == "paris_troy" and myth["Helen"] == "helen"
+    assert myth["Troy"] == "troy" and myth["Sparta"] == "sparta"
+    cat = session_graph.read(
+        "MATCH (m:Image)-[r:DEPICTS {source: 'linker'}]->(e:Entity) "
+        "RETURN e.id AS entity, r.score AS score, r.method AS method, r.linker AS linker "
+        "ORDER BY r.score DESC"
+    )
+    assert cat and cat[0]["entity"] in {"02123045", "02124075"}
+    assert cat[0]["method"] == "imagenet" and cat[0]["linker"].startswith("mmkg-image-imagenet@")
+
+
+def test_linking_again_replaces_only_the_linkers_edges(
+    session_graph: Graph, neo4j_settings: Settings, linked: dict[str, Any]
+) -> None:
+    def edges() -> list[tuple[str, str, str]]:
+        rows = session_graph.read(
+            "MATCH (m:Media)-[r:MENTIONS|DEPICTS]->(e:Entity) RETURN type(r) AS t, e.id AS e, "
+            "r.source AS s ORDER BY t, e, s"
+        )
+        return [(r["t"], r["e"], r["s"]) for r in rows]
+
+    before = edges()
+    assert ("MENTIONS", "france", "hand") in before and ("MENTIONS", "france", "linker") in before
+    out = json.loads(run_cli(neo4j_settings, "-q", "link", "media", "--all", "--json").stdout)
+    assert out["texts"] == 2 and out["images"] == 1
+    assert edges() == before
+    out = json.loads(run_cli(neo4j_settings, "-q", "link", "media", "--unlinked", "--json").stdout)
+    assert out["texts"] == 0 and out["images"] == 0
+
+
+def test_link_text_prints_mentions_and_thresholds_apply(
+    neo4j_settings: Settings, linked: dict[str, Any]
+) -> None:
+    out = json.loads(run_cli(neo4j_settings, "-q", "link", "text", NEWS, "--json").stdout)
+    [doc] = out
+    assert [m["entity"] for m in doc["mentions"]] == [
+        "macron",
+        "louvre",
+        "paris",
+        "seine",
+        "france",
+    ]
+    assert {"start", "end", "surface", "entity", "name", "score"} <= set(doc["mentions"][0])
+    strict = json.loads(
+        run_cli(neo4j_settings, "-q", "link", "text", NEWS, "--threshold", "1", "--json").stdout
+    )
+    assert strict[0]["mentions"] == []
+    docs = linked["root"] / "docs.txt"
+    docs.write_text(f"{MYTH}\n\n{'Paris and France. ' * 400}\n", encoding="utf-8")
+    many = json.loads(
+        run_cli(neo4j_settings, "-q", "link", "text", "--file", str(docs), "--json").stdout
+    )
+    assert [d["document"] for d in many] == [1, 2, 3]
+    assert many[1]["mentions"] == []  # an empty line is an empty document
+    assert many[2]["windows"] > 1 and len(many[2]["mentions"]) == 800  # chunked, not refused
+
+
+def test_bad_input_is_named(neo4j_settings: Settings, tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Paris\nCaf\xe9 de Flore\n".encode("latin-1"))
+    result = run_cli(neo4j_settings, "link", "text", "--file", str(bad), check=False)
+    assert result.returncode == 1
+    assert "latin1.txt:2: not UTF-8 (byte offset 9" in result.stderr
+    result = run_cli(neo4j_settings, "link", "text", "x", "--file", str(bad), check=False)
+    assert result.returncode != 0 and "not both" in result.stderr
+    result = run_cli(neo4j_settings, "link", "media", check=False)
+    assert result.returncode != 0 and "exactly one of --all" in result.stderr
+
+
+def test_an_empty_graph_is_a_clear_error(graph: Graph, neo4j_settings: Settings) -> None:
+    result = run_cli(neo4j_settings, "link", "text", "Paris is in France", check=False)
+    assert result.returncode == 1 and "no entities to link to" in result.stderr

@@ -1,0 +1,52 @@
+"""Image linking: the ImageNet classifier (real EfficientNet-Lite0 weights) on real photos,
+the class → WordNet entity mapping, and CLIP's probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmkg.platform.linking.images import (
+    class_entities,
+    clip_links,
+    imagenet_links,
+    imagenet_synsets,
+    load_classifier,
+)
+from tests.media_fixtures import photo
+
+CATS = {"n02123045", "n02123159", "n02124075", "n02123394", "n02123597"}
+
+
+def test_the_shipped_class_table_is_imagenets_order() -> None:
+    synsets = imagenet_synsets()
+    assert len(synsets) == 1000 == len(set(synsets))
+    assert synsets[0] == "n01440764" and synsets[281] == "n02123045"  # tench; tabby
+
+
+def test_classes_map_to_either_wordnet_id_form() -> None:
+    assert class_entities(["n02123045", "n02124075", "n09999999"], {"02123045", "n02124075"}) == [
+        "02123045",
+        "n02124075",
+        None,
+    ]
+
+
+def test_links_take_the_likeliest_classes_in_the_graph_above_the_threshold() -> None:
+    probs = np.asarray([[0.6, 0.3, 0.1], [0.05, 0.05, 0.9]])
+    ents = ["a", None, "c"]
+    links = imagenet_links(probs, ents, ["n1", "n2", "n3"], threshold=0.08, k=2)
+    assert [(x.entity, x.label) for x in links[0]] == [("a", "n1"), ("c", "n3")]
+    assert [x.entity for x in links[1]] == ["c"]  # "a" is below the threshold
+    clip = clip_links([(["x", "y"], [0.30, 0.25]), ([], [])], threshold=0.001, k=5)
+    assert [x.entity for x in clip[0]] == ["x", "y"] and clip[1] == []
+    assert abs(sum(x.score for x in clip[0]) - 1.0) < 1e-3 and clip[0][0].score > 0.99
+
+
+def test_efficientnet_lite0_sees_the_cat_and_the_espresso() -> None:
+    clf = load_classifier()
+    probs = clf.probabilities([photo("chelsea"), photo("coffee")])
+    assert probs.shape == (2, 1000) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    top5 = [{clf.synsets[i] for i in np.argsort(-row)[:5]} for row in probs]
+    assert top5[0] & CATS
+    assert "n07920052" in top5[1]  # espresso
+    assert load_classifier() is clf  # loaded once per process
