@@ -13,7 +13,7 @@ import pytest
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 from tests.integration.conftest import CLEAR, run_cli
-from tests.media_fixtures import photo
+from tests.media_fixtures import photo, write_slideshow
 
 ENTITIES = """id\tname\tdescription\taliases
 paris\tParis\tcapital and largest city of France, on the Seine\tCity of Light
@@ -28,6 +28,7 @@ sparta\tSparta\tcity-state of ancient Greece\t
 02121808\tdomestic cat\tany domesticated member of the genus Felis\thouse cat|Felis catus
 02123045\ttabby\ta cat with a grey or tawny coat mottled with black\ttabby cat
 02124075\tEgyptian cat\ta domestic cat of Egypt\t
+07920052\tespresso\tstrong black coffee brewed by forcing steam through ground beans\t
 """
 TRIPLES = """paris\tcountry\tfrance
 seine\tflows_through\tparis
@@ -60,6 +61,7 @@ def linked(session_graph: Graph, neo4j_settings: Settings, tmp_path_factory: Any
     (media / "news.txt").write_text(NEWS, encoding="utf-8")
     (media / "myth.txt").write_text(MYTH, encoding="utf-8")
     photo("chelsea").save(media / "chelsea.jpg", quality=90)
+    write_slideshow(media / "cat_then_coffee.mp4", ["chelsea", "coffee"], seconds=1.0)
     (root / "manifest.csv").write_text(
         "path,entities,caption,relation,source\nmedia/news.txt,france,,MENTIONS,hand\n",
         encoding="utf-8",
@@ -112,6 +114,16 @@ def test_a_news_paragraph_and_a_photo_ingested_with_link_are_linked(
     myth = {m["surface"]: m["entity"] for m in _mentions(session_graph, "myth.txt")}
     assert myth["Paris"] == "paris_troy" and myth["Helen"] == "helen"
     assert myth["Troy"] == "troy" and myth["Sparta"] == "sparta"
+    seen = session_graph.read(
+        "MATCH (m:Video)-[r:DEPICTS {source: 'linker'}]->(e:Entity) RETURN e.id AS entity, "
+        "r.segment_start AS start, r.segment_end AS end, r.score AS score ORDER BY start"
+    )
+    cats = [r for r in seen if r["entity"] in {"02123045", "02124075"}]
+    coffee = [r for r in seen if r["entity"] == "07920052"]
+    assert cats and coffee, seen
+    # The cat is seen in the first second, the espresso in the second.
+    assert cats[0]["start"] < 0.5 and all(r["end"] <= 1.3 for r in cats)
+    assert coffee[0]["start"] >= 0.7 and coffee[-1]["end"] == pytest.approx(2.0, abs=0.2)
     cat = session_graph.read(
         "MATCH (m:Image)-[r:DEPICTS {source: 'linker'}]->(e:Entity) "
         "RETURN e.id AS entity, r.score AS score, r.method AS method, r.linker AS linker "
@@ -134,7 +146,7 @@ def test_linking_again_replaces_only_the_linkers_edges(
     before = edges()
     assert ("MENTIONS", "france", "hand") in before and ("MENTIONS", "france", "linker") in before
     out = json.loads(run_cli(neo4j_settings, "-q", "link", "media", "--all", "--json").stdout)
-    assert out["texts"] == 2 and out["images"] == 1
+    assert out["texts"] == 2 and out["images"] == 1 and out["videos"] == 1
     assert edges() == before
     out = json.loads(run_cli(neo4j_settings, "-q", "link", "media", "--unlinked", "--json").stdout)
     assert out["texts"] == 0 and out["images"] == 0

@@ -223,7 +223,7 @@ def media(
         if link:
             from mmkg.platform.linking.media import link_media_in_graph
 
-            ids = summary.ids.get("Text", []) + summary.ids.get("Image", [])
+            ids = [i for kind in ("Text", "Image", "Video") for i in summary.ids.get(kind, [])]
             if ids:
                 summary.links = link_media_in_graph(
                     graph, settings, ids=ids, show_progress=False if STATE.quiet else None

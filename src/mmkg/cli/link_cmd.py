@@ -118,12 +118,12 @@ def text(
 @link_app.command("media")
 @handle_errors
 def media(
-    all_media: bool = typer.Option(False, "--all", help="Every Text and Image medium."),
+    all_media: bool = typer.Option(False, "--all", help="Every text, image and video medium."),
     unlinked: bool = typer.Option(
         False, "--unlinked", help="Only media the linker has not linked yet."
     ),
     ids: list[str] = typer.Option(None, "--id", help="These media (content ids); repeatable."),
-    images: bool = typer.Option(True, "--images/--no-images", help="Link images too."),
+    images: bool = typer.Option(True, "--images/--no-images", help="Link images and videos too."),
     texts: bool = typer.Option(True, "--texts/--no-texts", help="Link text documents."),
     image_method: str = IMAGE_METHOD,
     image_threshold: float = IMAGE_THRESHOLD,
@@ -133,7 +133,7 @@ def media(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Link stored media to entities and write the edges (replacing the linker's earlier
-    ones, never a manifest's): Text → MENTIONS, Image → DEPICTS."""
+    ones, never a manifest's): Text → MENTIONS, Image and Video → DEPICTS."""
     from mmkg.platform.linking.media import link_media_in_graph
 
     chosen = sum([all_media, unlinked, bool(ids)])
@@ -157,8 +157,8 @@ def media(
         print_json(summary.to_dict())
         return
     typer.echo(
-        f"linked {summary.texts} texts ({summary.mentions} mentions) and "
-        f"{summary.images} images ({summary.depicts} depictions) in "
+        f"linked {summary.texts} texts ({summary.mentions} mentions), {summary.images} images "
+        f"and {summary.videos} videos ({summary.depicts} depictions) in "
         f"{summary.seconds:.1f} s with {summary.linker}"
     )
     for s in summary.skipped[:20]:

@@ -392,26 +392,20 @@ VECTOR_ENTITIES = (
     "CALL db.index.vector.queryNodes($index, $k, row.vector) YIELD node, score "
     "RETURN row.key AS key, collect(node.id) AS ids, collect(score) AS scores"
 )
-# Texts to link: Text media (their files are read again), after an id, optionally only those
-# without the linker's edges yet.
-TEXTS_TO_LINK = (
-    "MATCH (m:Text) WHERE m.id > $after AND ($unlinked = false OR NOT EXISTS "
-    "{ (m)-[:MENTIONS {source: 'linker'}]->() }) "
-    "RETURN m.id AS id, m.path AS path ORDER BY m.id LIMIT $limit"
+# Media of one kind ($label: Text, Image or Video) to link, after an id, optionally only those
+# without any of the linker's edges yet; and given media of that kind. Text files are read
+# again; a caption stored on the node (``text``) needs no file.
+MEDIA_TO_LINK = (
+    "MATCH (m:Media) WHERE m.id > $after AND $label IN labels(m) AND ($unlinked = false OR "
+    "NOT EXISTS { (m)-[:MENTIONS|DEPICTS {source: 'linker'}]->() }) "
+    "RETURN m.id AS id, m.path AS path, m.text AS text ORDER BY m.id LIMIT $limit"
 )
-TEXTS_BY_ID = (
-    "UNWIND $ids AS id MATCH (m:Text {id: id}) RETURN m.id AS id, m.path AS path ORDER BY id"
-)
-IMAGES_BY_ID = (
-    "UNWIND $ids AS id MATCH (m:Image {id: id}) RETURN m.id AS id, m.path AS path ORDER BY id"
+MEDIA_TO_LINK_BY_ID = (
+    "UNWIND $ids AS id MATCH (m:Media {id: id}) WHERE $label IN labels(m) "
+    "RETURN m.id AS id, m.path AS path, m.text AS text ORDER BY id"
 )
 IMAGE_VECTORS = (
-    "UNWIND $ids AS id MATCH (m:Image {id: id}) RETURN m.id AS id, m[$property] AS vector"
-)
-IMAGES_TO_LINK = (
-    "MATCH (m:Image) WHERE m.id > $after AND ($unlinked = false OR NOT EXISTS "
-    "{ (m)-[:DEPICTS {source: 'linker'}]->() }) "
-    "RETURN m.id AS id, m.path AS path ORDER BY m.id LIMIT $limit"
+    "UNWIND $ids AS id MATCH (m:Media {id: id}) RETURN m.id AS id, m[$property] AS vector"
 )
 # Re-linking replaces the linker's own edges of these media, never the manifests' ones, in
 # the same transaction as the new edges.

@@ -214,7 +214,7 @@ def ingest_media_task(
         from mmkg.errors import DataError
         from mmkg.platform.linking.media import link_media_in_graph
 
-        ids = summary.ids.get("Text", []) + summary.ids.get("Image", [])
+        ids = [i for kind in ("Text", "Image", "Video") for i in summary.ids.get(kind, [])]
         try:
             if ids:
                 summary.links = link_media_in_graph(

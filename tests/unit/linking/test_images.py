@@ -11,6 +11,7 @@ from mmkg.platform.linking.images import (
     imagenet_links,
     imagenet_synsets,
     load_classifier,
+    video_links,
 )
 from tests.media_fixtures import photo
 
@@ -50,3 +51,19 @@ def test_efficientnet_lite0_sees_the_cat_and_the_espresso() -> None:
     assert top5[0] & CATS
     assert "n07920052" in top5[1]  # espresso
     assert load_classifier() is clf  # loaded once per process
+
+
+def test_video_links_are_segments_of_consecutive_frames() -> None:
+    # Frames at 0, 1, 2, 3 s of a 4 s clip: "a" in frames 0-1 and 3, "c" in frames 2-3.
+    probs = np.asarray([[0.9, 0.0, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.5, 0.0, 0.5]])
+    links = video_links(
+        [0.0, 1.0, 2.0, 3.0],
+        probs,
+        ["a", None, "c"],
+        ["n1", "n2", "n3"],
+        threshold=0.3,
+        k=2,
+        duration=4.0,
+    )
+    spans = sorted((x.entity, x.segment_start, x.segment_end, x.score) for x in links)
+    assert spans == [("a", 0.0, 2.0, 0.85), ("a", 3.0, 4.0, 0.5), ("c", 2.0, 4.0, 0.65)]

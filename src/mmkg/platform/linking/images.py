@@ -52,6 +52,8 @@ class ImageLink:
     score: float
     method: str
     label: str | None = None  # the ImageNet class (WordNet id) it came from
+    segment_start: float | None = None  # a video's time span (s) the entity is seen in
+    segment_end: float | None = None
 
 
 class ImageNetClassifier:
@@ -161,3 +163,42 @@ def clip_links(
             [ImageLink(ids[i], round(float(p[i]), 4), "clip") for i in order if p[i] >= threshold]
         )
     return out
+
+
+def video_links(
+    times: list[float],
+    probs: np.ndarray[Any, Any],
+    entities: list[str | None],
+    synsets: list[str],
+    threshold: float,
+    k: int,
+    duration: float | None,
+) -> list[ImageLink]:
+    """A video's links from its sampled frames' class probabilities: per entity, each run of
+    consecutive frames where it is among the frame's top ``k`` above ``threshold`` becomes a
+    segment (from the frame's time to the next sampled frame's, or the clip's end), scored by
+    its mean probability over the run; at most ``k`` entities, by their best segment."""
+    per_frame = imagenet_links(probs, entities, synsets, threshold, k)
+    ends = [*times[1:], duration if duration else (times[-1] if times else 0.0)]
+    runs: dict[str, list[tuple[float, float, float, str | None]]] = {}
+    open_runs: dict[str, list[Any]] = {}
+    for i, links in enumerate(per_frame):
+        seen = {x.entity: x for x in links}
+        for e in list(open_runs):
+            if e not in seen:
+                start, end, scores, label = open_runs.pop(e)
+                runs.setdefault(e, []).append((start, end, float(np.mean(scores)), label))
+        for e, x in seen.items():
+            if e in open_runs:
+                open_runs[e][1] = ends[i]
+                open_runs[e][2].append(x.score)
+            else:
+                open_runs[e] = [times[i], ends[i], [x.score], x.label]
+    for e, (start, end, scores, label) in open_runs.items():
+        runs.setdefault(e, []).append((start, end, float(np.mean(scores)), label))
+    best = sorted(runs, key=lambda e: -max(r[2] for r in runs[e]))[:k]
+    return [
+        ImageLink(e, round(score, 4), "imagenet", label, round(start, 3), round(end, 3))
+        for e in best
+        for start, end, score, label in runs[e]
+    ]

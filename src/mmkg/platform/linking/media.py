@@ -34,6 +34,7 @@ class LinkSummary:
     linker: str = ""
     texts: int = 0
     images: int = 0
+    videos: int = 0
     mentions: int = 0
     depicts: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
@@ -50,14 +51,15 @@ def _pages(
     """Pages of ``{id, path}`` of the media of ``kind`` to link: the given ids, else all of
     them (or those the linker has not linked yet), by id."""
     if ids is not None:
-        by_id = Q.TEXTS_BY_ID if kind == "Text" else Q.IMAGES_BY_ID
         for start in range(0, len(ids), PAGE):
-            if page := graph.read(by_id, {"ids": ids[start : start + PAGE]}):
+            chunk = ids[start : start + PAGE]
+            if page := graph.read(Q.MEDIA_TO_LINK_BY_ID, {"ids": chunk, "label": kind}):
                 yield page
         return
-    listing = Q.TEXTS_TO_LINK if kind == "Text" else Q.IMAGES_TO_LINK
     after = ""
-    while page := graph.read(listing, {"after": after, "limit": PAGE, "unlinked": unlinked}):
+    while page := graph.read(
+        Q.MEDIA_TO_LINK, {"after": after, "limit": PAGE, "unlinked": unlinked, "label": kind}
+    ):
         yield page
         after = page[-1]["id"]
 
@@ -109,7 +111,9 @@ def link_text_media(
         for page in _pages(graph, "Text", ids, unlinked):
             good_ids, texts = [], []
             for row in page:
-                text = _open(row, summary, lambda p: read_text(p, settings.max_text_bytes)[0])
+                text = row.get("text") or _open(
+                    row, summary, lambda p: read_text(p, settings.max_text_bytes)[0]
+                )
                 if text is not None:
                     good_ids.append(row["id"])
                     texts.append(text)
@@ -164,13 +168,16 @@ def link_image_media(
     summary: LinkSummary | None = None,
     show_progress: bool | None = None,
 ) -> LinkSummary:
-    """Link Image media to the entities they depict (see mmkg.platform.linking.images)."""
+    """Link Image and Video media to the entities they depict (mmkg.platform.linking.images):
+    a video through its sampled frames, with the time span each entity is seen in."""
     from mmkg.graph_schema.names import entity_index_name, feature_property
+    from mmkg.platform.encoders.video import probe_video, sample_frames
     from mmkg.platform.linking.images import (
         class_entities,
         clip_links,
         imagenet_links,
         load_classifier,
+        video_links,
     )
     from mmkg.platform.media.probe import open_image
 
@@ -194,10 +201,42 @@ def link_image_media(
     else:
         label = clip.label
     linker = f"mmkg-image-{kind}@{label}"
-    with progress(None, "linking images", "image", show_progress) as bar:
-        for page in _pages(graph, "Image", ids, unlinked):
+
+    def frames(p: Path) -> Any:
+        probe = probe_video(p)
+        picked = sample_frames(p, probe, settings.video_frames, settings.video_sampling)
+        return probe, picked
+
+    pages = (
+        (label_, page)
+        for label_ in ("Image", "Video")
+        for page in _pages(graph, label_, ids, unlinked)
+    )
+    with progress(None, "linking images and videos", "item", show_progress) as bar:
+        for media_kind, page in pages:
             good: list[str] = []
-            if kind == "imagenet":
+            if kind == "imagenet" and media_kind == "Video":
+                assert classifier is not None and entities is not None
+                links = []
+                for row in page:
+                    got = _open(row, summary, frames)
+                    if got is None:
+                        continue
+                    probe, picked = got
+                    good.append(row["id"])
+                    probs = classifier.probabilities([im for _, im in picked])
+                    links.append(
+                        video_links(
+                            [t for t, _ in picked],
+                            probs,
+                            entities,
+                            classifier.synsets,
+                            threshold,
+                            k,
+                            probe.duration,
+                        )
+                    )
+            elif kind == "imagenet":
                 assert classifier is not None and entities is not None
                 images = []
                 for row in page:
@@ -238,7 +277,12 @@ def link_image_media(
                         {
                             "entity": x.entity,
                             "score": x.score,
-                            "props": {"method": x.method, "label": x.label},
+                            "props": {
+                                "method": x.method,
+                                "label": x.label,
+                                "segment_start": x.segment_start,
+                                "segment_end": x.segment_end,
+                            },
                         }
                         for x in ls
                     ],
@@ -248,7 +292,10 @@ def link_image_media(
             if docs:
                 result = graph.write_rows(Q.REPLACE_IMAGE_LINKS, {"docs": docs, "linker": linker})
                 summary.depicts += int(result[0]["linked"] or 0) if result else 0
-                summary.images += len(docs)
+                if media_kind == "Video":
+                    summary.videos += len(docs)
+                else:
+                    summary.images += len(docs)
             bar.update(len(page))
     summary.seconds = round(summary.seconds + time.perf_counter() - started, 3)
     return summary
@@ -272,7 +319,7 @@ def link_media_in_graph(
     if texts and _has(graph, "Text", ids, unlinked):
         linker = TextLinker.from_graph(graph, settings, show_progress=show_progress)
         link_text_media(graph, settings, linker, ids, unlinked, summary, show_progress)
-    if images and _has(graph, "Image", ids, unlinked):
+    if images and (_has(graph, "Image", ids, unlinked) or _has(graph, "Video", ids, unlinked)):
         link_image_media(
             graph,
             settings,
