@@ -248,8 +248,10 @@ def media(
         )
     if summary.links is not None:
         ln = summary.links
-        typer.echo(f"  entity links: {ln['mentions']} mentions in {ln['texts']} texts, "
-                   f"{ln['depicts']} depictions in {ln['images']} images")  # fmt: skip
+        typer.echo(
+            f"  entity links: {ln['mentions']} mentions in {ln['texts']} texts, "
+            f"{ln['depicts']} depictions in {ln['images']} images and {ln['videos']} videos"
+        )
     typer.echo(f"  failed:       {summary.failed}")
     for failure in summary.failures[:20]:
         typer.echo(f"    {failure['path']}: {failure['reason']}")
