@@ -233,8 +233,8 @@ def media_arrived_summary(self: Task, parts: list[dict[str, Any]]) -> dict[str, 
     keys = ("files", "created", "present", "featurised", "linked", "failed")
     total: dict[str, Any] = {k: sum(int(p.get(k, 0)) for p in parts) for k in keys}
     links = [p["links"] for p in parts if p.get("links")]
-    total["entity_links"] = {k: sum(int(ln[k]) for ln in links)
-                             for k in ("texts", "mentions", "images", "videos", "depicts")}  # fmt: skip
+    counted = ("texts", "mentions", "images", "videos", "depicts")
+    total["entity_links"] = {k: sum(int(ln[k]) for ln in links) for k in counted}
     total["batches"] = len(parts)
     total["failures"] = [f for p in parts for f in p.get("failures", [])][:100]
     return total
