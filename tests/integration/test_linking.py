@@ -179,6 +179,83 @@ def test_link_text_prints_mentions_and_thresholds_apply(
     assert many[2]["windows"] > 1 and len(many[2]["mentions"]) == 800  # chunked, not refused
 
 
+LABELLED = [
+    (
+        "The Louvre in Paris is the most visited museum in France.",
+        "train",
+        [("Louvre", "louvre"), ("Paris", "paris"), ("France", "france")],
+    ),
+    (
+        "Paris took Helen from Sparta to Troy.",
+        "train",
+        [("Paris", "paris_troy"), ("Helen", "helen"), ("Sparta", "sparta"), ("Troy", "troy")],
+    ),
+    (
+        "Emmanuel Macron spoke in Paris about France.",
+        "train",
+        [("Emmanuel Macron", "macron"), ("Paris", "paris"), ("France", "france")],
+    ),
+    (
+        "Helen of Troy left Sparta with Paris.",
+        "train",
+        [("Helen of Troy", "helen"), ("Sparta", "sparta"), ("Paris", "paris_troy")],
+    ),
+    ("The Seine flows through Paris.", "valid", [("Seine", "seine"), ("Paris", "paris")]),
+    ("Troy fell after Paris died.", "test", [("Troy", "troy"), ("Paris", "paris_troy")]),
+]
+
+
+def test_a_model_trained_on_a_labelled_set_is_used_with_model(
+    neo4j_settings: Settings, linked: dict[str, Any]
+) -> None:
+    root = linked["root"]
+    rows = []
+    for n, (text, split, mentions) in enumerate(LABELLED):
+        spans = [
+            {"start": text.index(s), "end": text.index(s) + len(s), "entity": e}
+            for s, e in mentions
+        ]
+        rows.append(json.dumps({"id": f"d{n}", "text": text, "split": split, "mentions": spans}))
+    (root / "set.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    model = root / "mine.json"
+    report = json.loads(
+        run_cli(
+            neo4j_settings,
+            "-q",
+            "link",
+            "train",
+            str(root / "set.jsonl"),
+            "--out",
+            str(model),
+            "--json",
+        ).stdout
+    )
+    assert model.is_file() and report["out"] == str(model)
+    assert report["test"]["gold_mentions"] == 2 and report["test"]["f1"] >= 0.5
+    out = json.loads(
+        run_cli(
+            neo4j_settings,
+            "-q",
+            "link",
+            "text",
+            "Paris left Troy.",
+            "--model",
+            str(model),
+            "--json",
+        ).stdout
+    )
+    assert out[0]["linker"] == report["model"]
+    assert [m["entity"] for m in out[0]["mentions"]] == ["paris_troy", "troy"]
+    no_valid = root / "no_valid.jsonl"
+    no_valid.write_text(rows[0] + "\n", encoding="utf-8")
+    result = run_cli(
+        neo4j_settings, "link", "train", str(no_valid), "--out", str(model), check=False
+    )
+    assert result.returncode != 0 and "needs documents with split 'train' and 'valid'" in (
+        result.stderr
+    )
+
+
 def test_bad_input_is_named(neo4j_settings: Settings, tmp_path: Path) -> None:
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("Paris\nCaf\xe9 de Flore\n".encode("latin-1"))

@@ -185,7 +185,9 @@ def train(
     docs = read_labelled(labelled)
     parts = {s: [d for d in docs if d.split == s] for s in ("train", "valid", "test")}
     if not parts["train"] or not parts["valid"]:
-        raise typer.BadParameter(
+        from mmkg.errors import DataError
+
+        raise DataError(
             f"{labelled}: needs documents with split 'train' and 'valid' (found "
             f"{', '.join(f'{k} {len(v)}' for k, v in parts.items())})"
         )
