@@ -211,7 +211,7 @@ def ingest_media_task(
         manifest_files=p.manifest_files,
     )  # fmt: skip
     if p.link and settings().link_new_media:
-        from mmkg.errors import DataError
+        from mmkg.errors import MmkgError, RetryableError
         from mmkg.platform.linking.media import link_media_in_graph
 
         ids = [i for kind in ("Text", "Image", "Video") for i in summary.ids.get(kind, [])]
@@ -220,7 +220,10 @@ def ingest_media_task(
                 summary.links = link_media_in_graph(
                     graph(), settings(), ids=ids, show_progress=False
                 ).to_dict()
-        except DataError as e:  # an empty graph: the media stay, unlinked
+        except RetryableError:
+            raise
+        except MmkgError as e:  # an empty graph, a missing model: the media stay, unlinked
+            log.warning("media ingested but not linked: %s", e)
             summary.notes.append(f"not linked: {e}")
     out = summary.to_dict()
     out["failures"] = out["failures"][:100]

@@ -55,14 +55,33 @@ def _fulltext_query(surface: str) -> str | None:
     return f"name:({terms}) OR aliases:({terms})"
 
 
+CACHED_SURFACES = 100_000
+
+
 def search_candidates(
-    graph: Graph, index: LinkerIndex, spans: list[Span], encoder: Any, opts: Options
+    graph: Graph,
+    index: LinkerIndex,
+    spans: list[Span],
+    encoder: Any,
+    opts: Options,
+    cache: dict[str, dict[str, list[tuple[int, float]]]] | None = None,
 ) -> None:
     """Fill ``span.extra`` with full-text candidates of NER spans without an alias, and vector
-    candidates of those full-text search finds nothing for."""
-    todo = [s for s in spans if s.match is None and s.ner]
+    candidates of those full-text search finds nothing for. ``cache`` keeps what each surface
+    found, for the documents still to come."""
+    cache = {} if cache is None else cache
+    todo = []
+    for s in spans:
+        if s.match is None and s.ner:
+            if s.surface in cache:
+                s.extra = dict(cache[s.surface])
+            else:
+                todo.append(s)
     if not todo:
         return
+    if len(cache) + len(todo) > CACHED_SURFACES:
+        cache.clear()
+    searched = list(todo)
     if opts.fulltext:
         rows = [
             {"key": i, "query": q}
@@ -91,6 +110,8 @@ def search_candidates(
                 key=lambda h: -h[1],
             )
             s.extra["vector"] = hits
+    for s in searched:
+        cache[s.surface] = dict(s.extra)
 
 
 def local_features(

@@ -35,6 +35,7 @@ BATCH = 64
 COHERENT_CANDIDATES = 5  # per mention, whose coherence is computed
 SUPPORTING_CANDIDATES = 3  # per other mention, that can support a candidate
 PAIRS_PER_QUERY = 5000
+CACHED_PAIRS = 2_000_000  # connectivity answers a linker keeps (about 200 MB at most)
 
 
 @dataclass
@@ -135,6 +136,8 @@ class TextLinker:
         self.threshold = model.threshold if threshold is None else threshold
         self.types = model.types.compiled()
         self.notes: list[str] = []
+        self._pairs: dict[tuple[str, str], bool] = {}
+        self._searched: dict[str, dict[str, list[tuple[int, float]]]] = {}
         if index.vectors is None:
             self.notes.append(
                 "entities have no text vectors of the text encoder: context similarity is off "
@@ -189,7 +192,14 @@ class TextLinker:
         detected = detect(list(texts), self.index.gazetteer, self.nlp, self.options.ner)
         spans = [(d, s) for d, (_, ss) in enumerate(detected) for s in ss]
         windows = [w for w, _ in detected]
-        search_candidates(self.graph, self.index, [s for _, s in spans], self.encoder, self.options)
+        search_candidates(
+            self.graph,
+            self.index,
+            [s for _, s in spans],
+            self.encoder,
+            self.options,
+            self._searched,
+        )
         vectors: list[np.ndarray[Any, Any] | None] = [None] * len(texts)
         if self.encoder is not None and self.index.vectors is not None:
             pieces = [texts[d][a:b] for d, ws in enumerate(windows) for a, b in ws]
@@ -232,13 +242,7 @@ class TextLinker:
                         b = ids[batch.entity[r2]]
                         if a != b:
                             pairs.add((a, b) if a < b else (b, a))
-        connected: set[tuple[str, str]] = set()
-        ordered = sorted(pairs)
-        for start in range(0, len(ordered), PAIRS_PER_QUERY):
-            chunk = [list(x) for x in ordered[start : start + PAIRS_PER_QUERY]]
-            connected.update(
-                (r["a"], r["b"]) for r in self.graph.read(Q.CONNECTED_PAIRS, {"pairs": chunk})
-            )
+        connected = self._connected(pairs)
         for si, rows in by_span.items():
             if not others[si]:
                 continue
@@ -260,6 +264,20 @@ class TextLinker:
                 for n, r in enumerate(rows):
                     out[r, 3] = coh[n] - np.delete(coh, n).max()
         return out
+
+    def _connected(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which pairs are joined in the graph: asked of Neo4j once per pair and linker (the
+        same pairs recur from document to document: Texas and the United States)."""
+        cache = self._pairs
+        todo = sorted(p for p in pairs if p not in cache)
+        if len(cache) + len(todo) > CACHED_PAIRS:
+            cache.clear()
+        for start in range(0, len(todo), PAIRS_PER_QUERY):
+            chunk = todo[start : start + PAIRS_PER_QUERY]
+            cache.update(dict.fromkeys(chunk, False))
+            for r in self.graph.read(Q.CONNECTED_PAIRS, {"pairs": [list(x) for x in chunk]}):
+                cache[(r["a"], r["b"])] = True
+        return {p for p in pairs if cache.get(p)}
 
     def score(self, batch: Batch) -> Scored:
         local = self.model.local.predict(batch.x, LOCAL_FEATURES)

@@ -301,6 +301,25 @@ def link_image_media(
     return summary
 
 
+_LINKERS: dict[tuple[str, str, str, str], tuple[TextLinker, int, float]] = {}
+LINKER_TTL = 600.0
+
+
+def cached_linker(graph: Graph, settings: Settings, show_progress: bool | None) -> TextLinker:
+    """A text linker for the graph, reused by the batches of a worker while the graph holds
+    the same number of entities and for at most LINKER_TTL seconds (building one reads every
+    entity)."""
+    key = (graph.uri, graph.database, str(settings.linker_model), str(settings.linker_threshold))
+    entities = int(graph.read(Q.COUNT_ENTITIES)[0]["n"])
+    hit = _LINKERS.get(key)
+    if hit is not None and hit[1] == entities and time.monotonic() - hit[2] < LINKER_TTL:
+        return hit[0]
+    linker = TextLinker.from_graph(graph, settings, show_progress=show_progress)
+    _LINKERS.clear()
+    _LINKERS[key] = (linker, entities, time.monotonic())
+    return linker
+
+
 def link_media_in_graph(
     graph: Graph,
     settings: Settings,
@@ -317,7 +336,7 @@ def link_media_in_graph(
     image linker; the given ids, else all (or the not yet linked)."""
     summary = LinkSummary()
     if texts and _has(graph, "Text", ids, unlinked):
-        linker = TextLinker.from_graph(graph, settings, show_progress=show_progress)
+        linker = cached_linker(graph, settings, show_progress)
         link_text_media(graph, settings, linker, ids, unlinked, summary, show_progress)
     if images and (_has(graph, "Image", ids, unlinked) or _has(graph, "Video", ids, unlinked)):
         link_image_media(
