@@ -77,7 +77,8 @@ def text(
     threshold: float | None = THRESHOLD,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Link the entities a text mentions (nothing is written to the graph).
+    """Link the entities a text mentions (no links are written; entities without a text
+    vector get one first, as context needs them).
 
     Prints each mention with its character offsets, surface, entity id, name and score;
     --json prints, per document, its mentions. An empty document has no mentions; a long
