@@ -56,11 +56,6 @@ def load_spacy(model: str = "en_core_web_sm") -> Any:
         return nlp
 
 
-def spacy_version(model: str = "en_core_web_sm") -> str:
-    meta = load_spacy(model).meta
-    return f"{meta.get('lang', 'en')}_{meta.get('name', model)}@{meta.get('version', '?')}"
-
-
 def stop_words() -> frozenset[str]:
     from spacy.lang.en.stop_words import STOP_WORDS
 

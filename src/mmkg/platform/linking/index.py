@@ -18,7 +18,7 @@ import numpy as np
 
 from mmkg.errors import DataError
 from mmkg.graph_schema import queries as Q
-from mmkg.graph_schema.names import entity_index_name, feature_property
+from mmkg.graph_schema.names import feature_property
 from mmkg.platform.linking.gazetteer import Gazetteer
 from mmkg.platform.progress import progress
 from mmkg.platform.store import Graph
@@ -52,9 +52,8 @@ class LinkerIndex:
     gazetteer: Gazetteer
     vectors: np.ndarray[Any, Any] | None  # float16 [entities, dim], unit rows; zero = none
     has_vector: np.ndarray[Any, np.dtype[np.bool_]]
-    encoder: str | None = None  # which text encoder made the vectors
-    vector_index: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    _dense: np.ndarray[Any, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.row_of = {e: i for i, e in enumerate(self.ids)}
@@ -67,7 +66,7 @@ class LinkerIndex:
         """The text vectors as float32 (made once: matrix products want them so)."""
         if self.vectors is None:
             raise ValueError("this index has no text vectors")
-        if getattr(self, "_dense", None) is None:
+        if self._dense is None:
             self._dense = self.vectors.astype(np.float32)
         return self._dense
 
@@ -77,8 +76,6 @@ class LinkerIndex:
         rows: Iterable[Mapping[str, Any]],
         stop_words: frozenset[str],
         type_names: Mapping[str, str] | None = None,
-        encoder: str | None = None,
-        vector_index: str | None = None,
     ) -> LinkerIndex:
         """From rows of ``id, name, aliases, degree, out_type, in_type, vector``."""
         started = time.perf_counter()
@@ -131,8 +128,6 @@ class LinkerIndex:
             gaz,
             matrix,
             has,
-            encoder if dim else None,
-            vector_index if dim else None,
         )
         index.stats = {
             "entities": len(ids),
@@ -149,7 +144,6 @@ class LinkerIndex:
 def read_index(
     graph: Graph,
     encoder_key: str | None,
-    encoder_label: str | None,
     stop_words: frozenset[str],
     show_progress: bool | None = None,
     exclude: Callable[[str], bool] | None = None,
@@ -170,13 +164,7 @@ def read_index(
             rows.extend(r for r in page if exclude is None or not exclude(r["id"]))
             after = page[-1]["id"]
             bar.update(len(page))
-    index = LinkerIndex.build(
-        rows,
-        stop_words,
-        type_names,
-        encoder_label,
-        entity_index_name(encoder_key) if encoder_key else None,
-    )
+    index = LinkerIndex.build(rows, stop_words, type_names)
     index.stats["read_seconds"] = round(time.perf_counter() - started, 3)
     log.info("linker index: %s", index.stats)
     return index

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mmkg.errors import DataError
+from mmkg.platform.readers.lines import Reject, iter_records
 
 
 @dataclass
@@ -79,19 +80,16 @@ def read_labelled(path: Path) -> list[LabelledDoc]:
     if not path.is_file():
         raise DataError(f"labelled set {path} does not exist")
     docs = []
-    with path.open("rb") as f:
-        for n, raw_line in enumerate(f, 1):
-            try:
-                line = raw_line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataError(f"{path}:{n}: not UTF-8 (byte {e.start} of the line)") from e
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{n}: not JSON ({e.msg})") from e
-            docs.append(_doc(raw, f"{path}:{n}"))
+    for item in iter_records(path):
+        if isinstance(item, Reject):
+            reason = item.reason.removeprefix("bad encoding: ")
+            raise DataError(f"{path}:{item.line}: {reason}")
+        n, line = item
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{n}: not JSON ({e.msg})") from e
+        docs.append(_doc(raw, f"{path}:{n}"))
     if not docs:
         raise DataError(f"labelled set {path} holds no documents")
     return docs

@@ -174,7 +174,7 @@ class TextLinker:
             done = embed_entities(graph, settings, only_missing=True, show_progress=show_progress)
             if done["entities"]:
                 log.info("embedded %d entity texts for the linker", done["entities"])
-        index = read_index(graph, encoder.key, encoder.label, stop_words(), show_progress, exclude)
+        index = read_index(graph, encoder.key, stop_words(), show_progress, exclude)
         if threshold is None:
             threshold = settings.linker_threshold
         return cls(

@@ -25,26 +25,6 @@ import numpy as np
 
 from mmkg.errors import ConfigError
 
-LOCAL_FEATURES = (
-    "is_name",
-    "alias_match",
-    "log_degree",
-    "degree_share",
-    "prior_top",
-    "log_ambiguity",
-    "case_exact",
-    "capitalised",
-    "context_sim",
-    "context_top",
-    "has_vector",
-    "type_pmi",
-    "ner",
-    "fulltext_score",
-    "vector_sim",
-    "log_tokens",
-    "degree_margin",
-    "context_margin",
-)
 COHERENCE_FEATURES = ("coherence", "coherence_max", "has_others", "coherence_margin")
 # Signals by name, for ablations: which features each one owns.
 SIGNALS: dict[str, tuple[str, ...]] = {
@@ -65,6 +45,8 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "search": ("fulltext_score", "vector_sim"),
     "coherence": COHERENCE_FEATURES,
 }
+# The local (stage 1) features, in the column order of the rows candidates.py builds.
+LOCAL_FEATURES = tuple(f for name, fs in SIGNALS.items() if name != "coherence" for f in fs)
 _SMOOTH = 1.0
 
 
@@ -130,23 +112,26 @@ class TypeTable:
             row[etype] = row.get(etype, 0) + 1
         return cls(table)
 
-    def pmi(self, label: str, etype: str) -> float:
+    def _type_totals(self) -> Counter[str]:
+        totals = Counter[str]()
+        for r in self.counts.values():
+            totals.update(r)
+        return totals
+
+    def pmi(self, label: str, etype: str, totals: Counter[str] | None = None) -> float:
         row = self.counts.get(label)
         if not row:
             return 0.0
-        types = Counter[str]()
-        for r in self.counts.values():
-            types.update(r)
-        total = sum(types.values())
+        types = self._type_totals() if totals is None else totals
         k = len(types) + 1
         p_given = (row.get(etype, 0) + _SMOOTH) / (sum(row.values()) + _SMOOTH * k)
-        p_type = (types.get(etype, 0) + _SMOOTH) / (total + _SMOOTH * k)
+        p_type = (types.get(etype, 0) + _SMOOTH) / (sum(types.values()) + _SMOOTH * k)
         return math.log(p_given / p_type)
 
     def compiled(self) -> dict[tuple[str, str], float]:
-        labels = set(self.counts)
-        types = {t for r in self.counts.values() for t in r}
-        return {(a, t): self.pmi(a, t) for a in labels for t in types}
+        """Every (label, type) seen, scored once: what the feature rows look up."""
+        totals = self._type_totals()
+        return {(a, t): self.pmi(a, t, totals) for a in self.counts for t in totals}
 
 
 @dataclass
