@@ -103,7 +103,8 @@ def image_linking(wordnet: Path) -> dict[str, Any]:
     from PIL import Image
     from sklearn.datasets import load_sample_images
 
-    from mmkg.platform.linking.images import class_entities, imagenet_links, load_classifier
+    from mmkg.platform.encoders.imagenet import load_classifier
+    from mmkg.platform.linking.images import class_entities, imagenet_links
 
     photos = {
         n: Image.fromarray(getattr(skimage.data, n)()).convert("RGB")

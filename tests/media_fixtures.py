@@ -127,21 +127,9 @@ def write_video(
 
 def write_slideshow(path: Path, photos: list[str], seconds: float = 1.0, fps: int = 8) -> Path:
     """A clip showing each of the real ``photos`` in turn for ``seconds`` (224×224)."""
-    import av
+    from mmkg.platform.demo_media import write_slideshow as slideshow
 
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width = stream.height = 224
-        stream.pix_fmt = "yuv420p"
-        for name in photos:
-            arr = np.asarray(photo(name).resize((224, 224)))
-            for _ in range(round(seconds * fps)):
-                frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return slideshow(path, [photo(name) for name in photos], seconds, fps)
 
 
 def write_docs(folder: Path) -> dict[str, Path]:

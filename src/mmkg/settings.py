@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     neo4j_bolt_port: int = Field(
         default=7687, ge=1, le=65535, description="Bolt port of the managed server (127.0.0.1)."
     )
+    neo4j_browser: bool = Field(
+        default=False,
+        description="Serve Neo4j Browser from the managed server's HTTP connector "
+        "(127.0.0.1:MMKG_NEO4J_HTTP_PORT, auth on). Off by default: Bolt stays the only port "
+        "and the Browser's jar is fetched only by those who use it; `mmkg neo4j start "
+        "--browser` and `mmkg demo` turn it on.",
+    )
+    neo4j_http_port: int = Field(
+        default=7474, ge=1, le=65535, description="HTTP port of the managed server (Browser)."
+    )
     neo4j_auth: bool = Field(
         default=True,
         description="Authentication on the managed server. Only turn it off on loopback tests.",
@@ -233,6 +243,32 @@ class Settings(BaseSettings):
         default=True, description="Workers load the configured encoders when they start."
     )
 
+    web_host: str = Field(
+        default="127.0.0.1",
+        description="`mmkg serve` listens here; loopback by default (give 0.0.0.0 behind a "
+        "reverse proxy that terminates TLS).",
+    )
+    web_port: int = Field(default=8000, ge=1, le=65535, description="`mmkg serve`'s port.")
+    web_max_request_bytes: int = Field(
+        default=1024**2, ge=1024, description="Largest request body other than an upload."
+    )
+    web_max_upload_bytes: int = Field(
+        default=25 * 1024**2,
+        ge=1024,
+        description="Largest upload (a query image, media to ingest); larger ones get 413.",
+    )
+    web_cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the REST API from a browser (JSON list); none by "
+        "default, so CORS is off.",
+    )
+    web_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="How long a workbench login lasts."
+    )
+    web_thumbnail_px: int = Field(
+        default=256, ge=32, le=2048, description="Longest side of the workbench's thumbnails."
+    )
+
     @field_validator("home", "cache_dir", "java_home", "media_root", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:
@@ -271,6 +307,15 @@ class Settings(BaseSettings):
         if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
             return self.broker_url
         return f"db+sqlite:///{self.home / 'celery-results.sqlite'}"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where the web API stores uploaded media before the workers ingest them."""
+        return self.home / "uploads"
+
+    @property
+    def thumbnail_dir(self) -> Path:
+        return self.resolved_cache_dir / "thumbnails"
 
     @property
     def credentials_file(self) -> Path:

@@ -52,6 +52,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         MMKG_NEO4J_BOLT_PORT=str(settings.neo4j_bolt_port),
         MMKG_NEO4J_DEPRECATIONS=settings.neo4j_deprecations,
         MMKG_NEO4J_RETRY_SECONDS=str(settings.neo4j_retry_seconds),
+        MMKG_WEB_PORT=str(settings.web_port),
     )
     return env
 

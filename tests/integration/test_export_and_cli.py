@@ -95,6 +95,10 @@ def test_cypher_command_table_json_and_params(graph: Graph, neo4j_settings: Sett
     assert bad.returncode == 1 and "Neo4j rejected the query" in bad.stderr
 
 
+# The graph and learning halves only: tests/integration/test_web.py runs the whole demo.
+LEAN = ("--no-media", "--no-serve")
+
+
 def test_demo_loads_once_and_answers_its_query(graph: Graph, neo4j_settings: Settings) -> None:
     first = load_demo(graph, neo4j_settings, show_progress=False)
     assert first.entities.entities_created > 300
@@ -102,7 +106,7 @@ def test_demo_loads_once_and_answers_its_query(graph: Graph, neo4j_settings: Set
     assert first.triples.rejected == 0
     laureates = {row[0] for row in first.rows}
     assert "Marie Curie" in laureates
-    second = json.loads(run_cli(neo4j_settings, "-q", "demo", "--json").stdout)
+    second = json.loads(run_cli(neo4j_settings, "-q", "demo", "--json", *LEAN).stdout)
     assert second["triples"]["relationships_created"] == 0
     assert second["stats"]["relationships"] == first.stats["relationships"]
     assert {r["laureate"] for r in second["rows"]} == laureates
@@ -115,7 +119,7 @@ def test_demo_loads_once_and_answers_its_query(graph: Graph, neo4j_settings: Set
     # Citizenship is never given for these people; most guesses are their birth country.
     agree = sum(r["predicted_citizenship"] in r["born_in_country"] for r in rows)
     assert agree >= len(rows) // 2
-    third = json.loads(run_cli(neo4j_settings, "-q", "demo", "--json").stdout)
+    third = json.loads(run_cli(neo4j_settings, "-q", "demo", "--json", *LEAN).stdout)
     assert not third["embeddings"]["trained_now"] and third["embeddings"]["rows"] == rows
 
 

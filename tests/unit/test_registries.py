@@ -76,6 +76,8 @@ COVERAGE: dict[str, tuple[Registry[Any], dict[str, str]]] = {
         "st": "tests.unit.test_encoders:test_unknown_and_missing_encoders_are_named",
         "clip": "tests.unit.test_encoders:test_clip_puts_texts_and_images_in_one_space",
         "cnn": "tests.unit.test_encoders:test_cnn_backbone",
+        "effnet": "tests.unit.linking.test_images:"
+        "test_effnet_encoder_gives_unit_image_features_that_find_the_same_scene",
     }),
 }  # fmt: skip
 

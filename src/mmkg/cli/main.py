@@ -15,6 +15,7 @@ from mmkg.cli import (
     schema_cmd,
     search_cmd,
     serving_cmd,
+    web_cmd,
     worker_cmd,
 )
 from mmkg.cli.common import STATE, configure_logging
@@ -46,6 +47,8 @@ app.command()(worker_cmd.worker)
 app.command()(worker_cmd.beat)
 app.add_typer(worker_cmd.submit_app, name="submit")
 app.command()(worker_cmd.jobs)
+app.command()(web_cmd.serve)
+app.add_typer(web_cmd.api_key_app, name="api-key")
 
 
 def _version(value: bool) -> None:

@@ -25,6 +25,8 @@ def _show(status: ServerStatus, as_json: bool) -> None:
     if status.pid:
         typer.echo(f"  pid:         {status.pid}")
     typer.echo(f"  home:        {status.home}")
+    if status.browser_url:
+        typer.echo(f"  browser:     {status.browser_url} (log in as neo4j)")
     if status.credentials_file:
         typer.echo(f"  credentials: {status.credentials_file} (user neo4j)")
     elif not status.auth:
@@ -35,12 +37,23 @@ def _show(status: ServerStatus, as_json: bool) -> None:
 
 @app.command()
 @handle_errors
-def start(as_json: bool = JSON_OPTION) -> None:
+def start(
+    browser: bool = typer.Option(
+        False,
+        "--browser",
+        help="Also serve Neo4j Browser on 127.0.0.1:MMKG_NEO4J_HTTP_PORT "
+        "(default 7474; same as MMKG_NEO4J_BROWSER=true).",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Start the server (downloading it once with Maven) and wait until Bolt answers.
 
     Idempotent: when the server already runs, this only reports it.
     """
-    status = start_server(load_settings())
+    settings = load_settings()
+    if browser:
+        settings = settings.model_copy(update={"neo4j_browser": True})
+    status = start_server(settings)
     _show(status, as_json)
 
 

@@ -58,6 +58,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE CONSTRAINT mmkg_job_id IF NOT EXISTS FOR (n:MmkgJob) REQUIRE n.id IS UNIQUE",
         ),
     ),
+    Migration(
+        4,
+        "API keys of the web API and workbench",
+        (
+            "CREATE CONSTRAINT mmkg_api_key_id IF NOT EXISTS "
+            "FOR (n:MmkgApiKey) REQUIRE n.id IS UNIQUE",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -33,4 +33,5 @@ UNIQUE_KEYS: tuple[tuple[str, str], ...] = (
     (SERVING, "name"),
     ("MediaFailure", "path"),
     ("MmkgJob", "id"),
+    ("MmkgApiKey", "id"),
 )

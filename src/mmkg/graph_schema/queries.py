@@ -428,6 +428,80 @@ REPLACE_IMAGE_LINKS = (
 COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e) AS n"
 
 
+# --- the web API and workbench ---------------------------------------------------------------
+API_KEY_CREATE = (
+    "CREATE (k:MmkgApiKey {id: $id, hash: $hash, scope: $scope, name: $name, "
+    "created_at: datetime()})"
+)
+API_KEY_GET = (
+    "MATCH (k:MmkgApiKey {id: $id}) WHERE k.revoked_at IS NULL "
+    "RETURN k.id AS id, k.hash AS hash, k.scope AS scope, k.name AS name"
+)
+API_KEY_LIST = (
+    "MATCH (k:MmkgApiKey) RETURN k.id AS id, k.scope AS scope, k.name AS name, "
+    "toString(k.created_at) AS created_at, toString(k.revoked_at) AS revoked_at "
+    "ORDER BY k.created_at"
+)
+API_KEY_REVOKE = (
+    "MATCH (k:MmkgApiKey {id: $id}) SET k.revoked_at = coalesce(k.revoked_at, datetime()) "
+    "RETURN k.id AS id"
+)
+ENTITY_CARD = (
+    "MATCH (e:Entity {id: $id}) RETURN e.id AS id, e.name AS name, "
+    "e.description AS description, e.aliases AS aliases"
+)
+# An entity's facts both ways, at most $limit each way, with the relation's name.
+ENTITY_FACTS = (
+    "MATCH (e:Entity {id: $id}) CALL (e) { "
+    "MATCH (e)-[r]->(o:Entity) RETURN 'out' AS direction, type(r) AS type, o LIMIT $limit "
+    "UNION ALL "
+    "MATCH (e)<-[r]-(o:Entity) RETURN 'in' AS direction, type(r) AS type, o LIMIT $limit } "
+    "OPTIONAL MATCH (t:RelationType {type: type}) "
+    "RETURN direction, type, coalesce(t.name, toLower(type)) AS relation, o.id AS id, "
+    "o.name AS name ORDER BY relation, direction, coalesce(name, id)"
+)
+ENTITY_MEDIA = (
+    "MATCH (m:Media)-[r:DEPICTS|MENTIONS]->(:Entity {id: $id}) "
+    "RETURN m.id AS id, m.kind AS kind, m.title AS title, m.duration AS duration, "
+    "m.segment_count AS segments, type(r) AS link, r.source AS source, r.score AS score, "
+    "r.caption AS caption, r.segment_start AS segment_start, r.segment_end AS segment_end "
+    "ORDER BY coalesce(r.score, 1.0) DESC, m.id LIMIT $limit"
+)
+# Up to $per images or videos depicting each entity: the thumbnails of search results.
+ENTITY_THUMBNAILS = (
+    "UNWIND $ids AS id MATCH (e:Entity {id: id}) "
+    "CALL (e) { MATCH (m:Media)-[:DEPICTS]->(e) WHERE m:Image OR m:Video "
+    "WITH m ORDER BY m.id LIMIT $per RETURN collect(m.id) AS media } "
+    "RETURN id, media"
+)
+ENTITY_DESCRIPTIONS = (
+    "UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN e.id AS id, e.description AS description"
+)
+# What to call a media search hit: its link's caption, its title, else its file's name.
+MEDIA_LABELS = (
+    "UNWIND $ids AS id MATCH (m:Media {id: id}) "
+    "OPTIONAL MATCH (m)-[r:DEPICTS|MENTIONS]->(:Entity) WHERE r.caption IS NOT NULL "
+    "WITH id, m, collect(r.caption)[0] AS caption "
+    "RETURN id, coalesce(caption, m.title, last(split(m.path, '/'))) AS label"
+)
+# The relations the entity and the given others (its nearest neighbours) have as heads, most
+# used first: the relations worth predicting facts for.
+HEAD_RELATIONS = (
+    "UNWIND $ids AS id MATCH (:Entity {id: id})-[r]->(:Entity) WITH type(r) AS type, "
+    "count(*) AS n MATCH (t:RelationType {type: type}) "
+    "RETURN t.name AS relation, n ORDER BY n DESC, relation LIMIT $limit"
+)
+TAIL_RELATIONS = (
+    "UNWIND $ids AS id MATCH (:Entity)-[r]->(:Entity {id: id}) WITH type(r) AS type, "
+    "count(*) AS n MATCH (t:RelationType {type: type}) "
+    "RETURN t.name AS relation, n ORDER BY n DESC, relation LIMIT $limit"
+)
+MEDIA_FILE = (
+    "MATCH (m:Media {id: $id}) RETURN m.path AS path, m.mime AS mime, m.kind AS kind, "
+    "m.duration AS duration"
+)
+
+
 # --- jobs (Celery tasks) ------------------------------------------------------------------
 # Claiming a job: a worker runs it unless another holds a live lease on it (a duplicate
 # delivery while it still runs) or it already succeeded (a redelivery after its ack was lost).
@@ -449,6 +523,11 @@ JOB_CLAIM = (
     "THEN 'worker lost: ' + previous_worker + '; retried' ELSE j.note END } "
     "RETURN held, done, previous, previous_worker, j.result AS result, "
     "duration.inSeconds(datetime(), j.lease_until).seconds AS lease_left"
+)
+# A job queued by the web API: visible in `mmkg jobs` before a worker claims it.
+JOB_QUEUED = (
+    "MERGE (j:MmkgJob {id: $id}) ON CREATE SET j.submitted_at = datetime(), j.attempts = 0, "
+    "j.state = 'queued', j.task = $task, j.args = $args, j.submitted_by = $by"
 )
 JOB_HEARTBEAT = (
     "MATCH (j:MmkgJob {id: $id}) WHERE j.worker = $worker AND j.state = 'running' "

@@ -135,3 +135,22 @@ def list_jobs(graph: Graph, limit: int = 50) -> list[dict[str, Any]]:
                 with contextlib.suppress(ValueError):
                     row[key] = json.loads(row[key])
     return rows
+
+
+def queued(graph: Graph | None, job_id: str, task: str, args: Any, by: str = "") -> None:
+    """Record a job sent to the queue, so it is listed before a worker takes it."""
+    _safe(graph, Q.JOB_QUEUED, {"id": job_id, "task": task, "args": _json(args), "by": by})
+
+
+def get_job(graph: Graph, job_id: str) -> dict[str, Any] | None:
+    rows = graph.read(Q.GET_JOB, {"id": job_id})
+    if not rows:
+        return None
+    job: dict[str, Any] = {
+        k: (str(v) if hasattr(v, "iso_format") else v) for k, v in rows[0]["job"].items()
+    }
+    for key in ("result", "args"):
+        if isinstance(job.get(key), str):
+            with contextlib.suppress(ValueError):
+                job[key] = json.loads(job[key])
+    return job

@@ -198,6 +198,7 @@ def ingest_media_task(
 ) -> dict[str, Any]:
     """Ingest and featurise a batch of media; link them to entities where the manifest says."""
     from mmkg.platform.media import ingest_media
+    from mmkg.platform.media.files import all_under
 
     p = _validate(
         IngestPayload,
@@ -205,10 +206,13 @@ def ingest_media_task(
     )
     if not p.paths and not p.manifest:
         raise PoisonError("bad payload (no paths and no manifest)")
+    files = [Path(x) for x in p.paths]
+    # Files the web API stored in mmkg's own upload folder may be ingested wherever
+    # MMKG_MEDIA_ROOT points; any other path must lie under it.
+    uploaded = all_under(settings().upload_dir, files)
     summary = ingest_media(
-        graph(), [Path(x) for x in p.paths], settings(),
-        Path(p.manifest) if p.manifest else None, show_progress=False,
-        manifest_files=p.manifest_files,
+        graph(), files, settings(), Path(p.manifest) if p.manifest else None,
+        show_progress=False, manifest_files=p.manifest_files, restrict_paths=not uploaded,
     )  # fmt: skip
     if p.link and settings().link_new_media:
         from mmkg.errors import MmkgError, RetryableError

@@ -4,13 +4,15 @@ the class → WordNet entity mapping, and CLIP's probabilities."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from mmkg.errors import ConfigError
+from mmkg.platform.encoders import load_encoder
+from mmkg.platform.encoders.imagenet import imagenet_synsets, load_classifier
 from mmkg.platform.linking.images import (
     class_entities,
     clip_links,
     imagenet_links,
-    imagenet_synsets,
-    load_classifier,
     video_links,
 )
 from tests.media_fixtures import photo
@@ -51,6 +53,22 @@ def test_efficientnet_lite0_sees_the_cat_and_the_espresso() -> None:
     assert top5[0] & CATS
     assert "n07920052" in top5[1]  # espresso
     assert load_classifier() is clf  # loaded once per process
+
+
+def test_effnet_encoder_gives_unit_image_features_that_find_the_same_scene() -> None:
+    enc = load_encoder("effnet")
+    assert enc.modalities == {"image"} and enc.dim == 1280 and enc.label.startswith("effnet@")
+    cat, coffee, rocket = photo("chelsea"), photo("coffee"), photo("rocket")
+    # The same cat, cropped: a near neighbour; other scenes lie further away.
+    crop = cat.crop((20, 10, cat.width - 40, cat.height - 20))
+    v = enc.encode_images([cat, crop, coffee, rocket])
+    assert v.shape == (4, 1280) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    sims = v @ v[0]
+    assert sims[1] > 0.8 and sims[1] > sims[2] + 0.2 and sims[1] > sims[3] + 0.2
+    assert np.allclose(enc.encode_images([cat])[0], v[0], atol=1e-5)  # deterministic
+    assert load_encoder("effnet") is enc and enc.classifier is load_classifier()
+    with pytest.raises(ConfigError, match="does not encode text"):
+        enc.encode_texts(["a cat"])
 
 
 def test_video_links_are_segments_of_consecutive_frames() -> None:

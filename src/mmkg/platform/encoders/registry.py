@@ -46,6 +46,13 @@ ENCODERS.add(
     needs_path=True,
 )
 ENCODERS.add(
+    "effnet",
+    "mmkg.platform.encoders.imagenet:effnet",
+    "EfficientNet-Lite0 (ImageNet weights, bundled, offline), 1280-d image features",
+    modalities=["image"],
+    needs_path=False,
+)
+ENCODERS.add(
     "cnn",
     "mmkg.platform.encoders.models:cnn",
     "a local transformers image backbone (ResNet, ConvNeXt…): cnn:PATH",

@@ -178,6 +178,29 @@ def _scene_picks(thumbs: list[np.ndarray[Any, Any]], n: int) -> list[int]:
     return sorted(picks)[:n]
 
 
+def frame_at(path: Path, at: float) -> Image.Image:
+    """The first frame at or after ``at`` seconds (the last one when ``at`` lies past the end):
+    a keyframe for thumbnails."""
+    import av
+
+    last = None
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            base = float(stream.time_base or 1)
+            target = int(max(at, 0.0) / base)
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+            for frame in container.decode(stream):
+                last = frame
+                if frame.pts is None or frame.pts >= target:
+                    break
+    except (av.FFmpegError, ValueError, OSError, EOFError, IndexError) as e:
+        raise DataError(f"video decoding failed ({type(e).__name__}: {e})") from None
+    if last is None:
+        raise DataError("no decodable frame")
+    return _small(last)
+
+
 def sample_frames(
     path: Path, probe: VideoProbe, n: int, sampling: str = "uniform"
 ) -> list[tuple[float, Image.Image]]:

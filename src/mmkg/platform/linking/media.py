@@ -171,12 +171,12 @@ def link_image_media(
     """Link Image and Video media to the entities they depict (mmkg.platform.linking.images):
     a video through its sampled frames, with the time span each entity is seen in."""
     from mmkg.graph_schema.names import entity_index_name, feature_property
+    from mmkg.platform.encoders.imagenet import load_classifier
     from mmkg.platform.encoders.video import probe_video, sample_frames
     from mmkg.platform.linking.images import (
         class_entities,
         clip_links,
         imagenet_links,
-        load_classifier,
         video_links,
     )
     from mmkg.platform.media.probe import open_image

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +125,10 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def all_under(folder: Path, paths: Sequence[Path]) -> bool:
+    """Whether every one of ``paths`` (at least one) lies inside ``folder``; resolved first, so
+    neither ``..`` nor a symlink leads out."""
+    root = folder.resolve()
+    return bool(paths) and all(Path(p).resolve().is_relative_to(root) for p in paths)

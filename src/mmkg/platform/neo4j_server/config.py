@@ -103,8 +103,15 @@ def render_conf(settings: Settings, layout: ServerLayout) -> str:
         "server.default_advertised_address": "127.0.0.1",
         "server.bolt.enabled": "true",
         "server.bolt.listen_address": f"127.0.0.1:{settings.neo4j_bolt_port}",
-        "server.http.enabled": "false",
+        # What the HTTP discovery document tells Neo4j Browser to connect to.
+        "server.bolt.advertised_address": f"127.0.0.1:{settings.neo4j_bolt_port}",
+        # HTTP only to serve Neo4j Browser, and only when asked for (loopback, auth on).
+        "server.http.enabled": "true" if settings.neo4j_browser else "false",
+        "server.http.listen_address": f"127.0.0.1:{settings.neo4j_http_port}",
+        "server.http.advertised_address": f"127.0.0.1:{settings.neo4j_http_port}",
         "server.https.enabled": "false",
+        # Neo4j Browser, when served, sends no usage data.
+        "client.allow_telemetry": "false",
         "dbms.security.auth_enabled": "true" if settings.neo4j_auth else "false",
         "dbms.usage_report.enabled": "false",
         "server.memory.heap.initial_size": heap,
@@ -141,9 +148,13 @@ def render_conf(settings: Settings, layout: ServerLayout) -> str:
     return text
 
 
-def jvm_command(java: Path, lib: Path, settings: Settings, layout: ServerLayout) -> list[str]:
-    """The command line that runs the server in console mode."""
+def jvm_command(
+    java: Path, lib: Path, settings: Settings, layout: ServerLayout, browser: Path | None = None
+) -> list[str]:
+    """The command line that runs the server in console mode; ``browser`` is the folder of
+    Neo4j Browser's jar, put on the class path, where the HTTP connector finds its pages."""
     heap, _ = memory_plan(settings)
+    classpath = f"{lib}/*:{layout.plugins_dir}/*" + (f":{browser}/*" if browser else "")
     heap_bytes = parse_memory(heap)
     return [
         str(java),
@@ -151,7 +162,7 @@ def jvm_command(java: Path, lib: Path, settings: Settings, layout: ServerLayout)
         f"-Xmx{_mib(heap_bytes)}",
         *JVM_FLAGS,
         "-cp",
-        f"{lib}/*:{layout.plugins_dir}/*",
+        classpath,
         "org.neo4j.server.CommunityEntryPoint",
         f"--home-dir={layout.root}",
         f"--config-dir={layout.conf_dir}",

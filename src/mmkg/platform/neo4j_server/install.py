@@ -77,3 +77,42 @@ def ensure_neo4j_lib(cache_dir: Path, version: str) -> Path:
         shutil.rmtree(target)
     staging.rename(target)
     return target
+
+
+BROWSER_ARTIFACT = "org.neo4j.client:neo4j-browser"
+# The newest Neo4j Browser on Maven Central; it speaks Bolt to any 5.x server.
+BROWSER_VERSION = "5.24.0"
+
+
+def browser_dir(cache_dir: Path) -> Path:
+    return cache_dir / f"neo4j-browser-{BROWSER_VERSION}"
+
+
+def ensure_browser(cache_dir: Path) -> Path:
+    """The folder holding Neo4j Browser's jar (its ``browser/`` resources), fetched once."""
+    target = browser_dir(cache_dir)
+    if (target / _MARKER).exists():
+        return target
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise Neo4jServerError(
+            "Maven is needed once to fetch Neo4j Browser from Maven Central; "
+            "install it (apt-get install maven) or start without --browser"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="browser-", dir=target.parent))
+    cmd = [
+        mvn, "-B", "-q", "-f", str(pom_path()), "dependency:copy",
+        f"-Dartifact={BROWSER_ARTIFACT}:{BROWSER_VERSION}", f"-DoutputDirectory={staging}",
+    ]  # fmt: skip
+    log.info("fetching Neo4j Browser %s with Maven into %s (once)", BROWSER_VERSION, target)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not any(staging.glob("neo4j-browser-*.jar")):
+        shutil.rmtree(staging, ignore_errors=True)
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-20:])
+        raise Neo4jServerError(f"Maven could not fetch Neo4j Browser {BROWSER_VERSION}:\n{tail}")
+    (staging / _MARKER).write_text(BROWSER_VERSION + "\n")
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    return target

@@ -21,7 +21,7 @@ from mmkg.platform.neo4j_server.credentials import (
     read_credentials,
     write_credentials,
 )
-from mmkg.platform.neo4j_server.install import ensure_neo4j_lib
+from mmkg.platform.neo4j_server.install import ensure_browser, ensure_neo4j_lib
 from mmkg.platform.neo4j_server.java import find_java
 from mmkg.platform.neo4j_server.plugin import ensure_plugin, install_plugin, installed_is_current
 from mmkg.settings import Settings
@@ -41,6 +41,7 @@ class ServerStatus:
     credentials_file: str | None
     auth: bool
     message: str = ""
+    browser_url: str | None = None  # Neo4j Browser, when the running server serves it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -224,12 +225,26 @@ def start_server(settings: Settings) -> ServerStatus:
                 "mmkg neo4j start) to load the new procedures"
             )
         _apply_schema(settings)
-        return server_status(settings)
+        status = server_status(settings)
+        if settings.neo4j_browser and status.browser_url is None:
+            log.warning(
+                "Neo4j runs without its HTTP connector, so without Neo4j Browser: restart it "
+                "(mmkg neo4j stop; mmkg neo4j start --browser) to serve the Browser"
+            )
+        return status
     if _port_in_use(settings.neo4j_bolt_port):
         raise Neo4jServerError(
             f"port {settings.neo4j_bolt_port} on 127.0.0.1 is taken by another program; "
             "stop it or set MMKG_NEO4J_BOLT_PORT"
         )
+    browser = None
+    if settings.neo4j_browser:
+        if _port_in_use(settings.neo4j_http_port):
+            raise Neo4jServerError(
+                f"port {settings.neo4j_http_port} on 127.0.0.1 (Neo4j Browser) is taken by "
+                "another program; stop it or set MMKG_NEO4J_HTTP_PORT"
+            )
+        browser = ensure_browser(settings.resolved_cache_dir)
     java = find_java(settings.java_home)
     lib = ensure_neo4j_lib(settings.resolved_cache_dir, settings.neo4j_version)
     layout.make()
@@ -238,7 +253,7 @@ def start_server(settings: Settings) -> ServerStatus:
     layout.conf_file.write_text(render_conf(settings, layout), encoding="utf-8")
     _ensure_credentials(settings, java, lib, layout)
 
-    cmd = jvm_command(java, lib, settings, layout)
+    cmd = jvm_command(java, lib, settings, layout, browser)
     log.info("starting Neo4j %s in %s", settings.neo4j_version, layout.root)
     with open(layout.console_log, "ab") as console:
         # A session of its own, so the server outlives this command and its terminal.
@@ -322,7 +337,23 @@ def server_status(settings: Settings) -> ServerStatus:
         credentials_file=str(creds) if creds else None,
         auth=settings.neo4j_auth,
         message=message,
+        browser_url=_browser_url(layout) if version is not None else None,
     )
+
+
+def _browser_url(layout: ServerLayout) -> str | None:
+    """Where the running server serves Neo4j Browser, read from the conf it started with."""
+    if not layout.conf_file.is_file():
+        return None
+    conf = dict(
+        line.split("=", 1)
+        for line in layout.conf_file.read_text(encoding="utf-8").splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    if conf.get("server.http.enabled", "").strip() != "true":
+        return None
+    address = conf.get("server.http.listen_address", "127.0.0.1:7474").strip()
+    return f"http://{address}/browser/"
 
 
 def reset_password(settings: Settings, password: str | None = None) -> Credentials:
