@@ -502,6 +502,15 @@ MEDIA_FILE = (
 )
 
 
+# --- samples for bench/web.py ---------------------------------------------------------------
+ENTITY_NAMES = "MATCH (e:Entity) RETURN e.id AS id, e.name AS name ORDER BY e.id"
+SAMPLE_FACTS = (
+    "MATCH (h:Entity)-[r]->(:Entity) WITH h, type(r) AS t, rand() AS x ORDER BY x LIMIT $n "
+    "MATCH (rt:RelationType {type: t}) RETURN h.id AS head, rt.name AS relation"
+)
+IMAGE_IDS = "MATCH (m:Image) RETURN m.id AS id ORDER BY m.id LIMIT $limit"
+
+
 # --- jobs (Celery tasks) ------------------------------------------------------------------
 # Claiming a job: a worker runs it unless another holds a live lease on it (a duplicate
 # delivery while it still runs) or it already succeeded (a redelivery after its ack was lost).

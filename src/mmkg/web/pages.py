@@ -62,11 +62,8 @@ def login_page(
     browser goes back to ``next_path`` (default the page that asked for it)."""
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     where = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    nxt = (
-        next_path
-        or request.query_params.get("next")
-        or ("/" if where.startswith(("/login", "/logout")) else where)
-    )
+    back = request.method == "GET" and not where.startswith(("/login", "/logout"))
+    nxt = next_path or request.query_params.get("next") or (where if back else "/")
     response = render(
         request, "login.html", status, error=error, next=_safe_next(nxt),
         login_csrf=context(request).sessions.csrf(token), user=None,

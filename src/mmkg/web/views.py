@@ -12,7 +12,12 @@ from typing import Any
 
 from mmkg.errors import ConfigError, DataError, MmkgError, ServingError, UnknownEntityError
 from mmkg.graph_schema import queries as Q
-from mmkg.platform.media.search import SearchHit, search_image, search_text
+from mmkg.platform.media.search import (
+    SearchHit,
+    search_image,
+    search_vector,
+    text_query_encoder,
+)
 from mmkg.platform.serving.predict import predict_head, predict_tail, similar
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
@@ -92,11 +97,17 @@ def search_by_text(
     bad = [t for t in wanted if t not in TEXT_TARGETS]
     if bad:
         raise ConfigError(f"target must be among {', '.join(TEXT_TARGETS)}, not {bad[0]!r}")
+    if not query.strip():
+        raise ConfigError("empty query")
     hits: dict[str, list[Hit]] = {}
     notes: list[str] = []
+    vectors: dict[str, Any] = {}  # the query encoded once per encoder, not once per target
     for target in wanted:
         try:
-            found = search_text(graph, query, settings, target, k)
+            encoder = text_query_encoder(settings, target)
+            if encoder.label not in vectors:
+                vectors[encoder.label] = encoder.encode_texts([query])[0]
+            found = search_vector(graph, vectors[encoder.label], encoder, target, k)
         except (ServingError, ConfigError) as e:
             if targets:  # asked for by name: say why not
                 raise

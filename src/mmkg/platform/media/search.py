@@ -128,9 +128,11 @@ def _hits(rows: list[dict[str, Any]]) -> list[SearchHit]:
     ]
 
 
-def _search(
+def search_vector(
     graph: Graph, vector: np.ndarray[Any, Any], encoder: Encoder, target: str, k: int
 ) -> list[SearchHit]:
+    """Media or entities nearest to a query vector of ``encoder``'s space."""
+    _check(target, k)
     # HNSW searches with a candidate list as long as the number asked for: asking for a few
     # times more (at least 40) keeps small k from missing the true best (k = 1 did).
     fetch = max(4 * k, 40)
@@ -173,6 +175,18 @@ def _check(target: str, k: int) -> None:
         raise ConfigError(f"k must lie in 1..10000, got {k}")
 
 
+def text_query_encoder(settings: Settings, target: str) -> Encoder:
+    """The encoder whose text side a text query for ``target`` goes through: the text
+    encoder for text documents and entities, the (CLIP) image encoder for images and videos."""
+    if target in ("image", "video"):
+        if not settings.image_encoder:
+            raise ConfigError(
+                "searching images or videos by text needs MMKG_IMAGE_ENCODER=clip:PATH"
+            )
+        return load_encoder(settings.image_encoder, settings.encoder_device)
+    return load_encoder(settings.text_encoder, settings.encoder_device)
+
+
 def search_text(
     graph: Graph, query: str, settings: Settings, target: str = "text", k: int = 10
 ) -> list[SearchHit]:
@@ -180,16 +194,9 @@ def search_text(
     _check(target, k)
     if not query.strip():
         raise ConfigError("empty query")
-    if target in ("image", "video"):
-        if not settings.image_encoder:
-            raise ConfigError(
-                "searching images or videos by text needs MMKG_IMAGE_ENCODER=clip:PATH"
-            )
-        encoder = load_encoder(settings.image_encoder, settings.encoder_device)
-    else:
-        encoder = load_encoder(settings.text_encoder, settings.encoder_device)
+    encoder = text_query_encoder(settings, target)
     vector = encoder.encode_texts([query])[0]
-    return _search(graph, vector, encoder, target, k)
+    return search_vector(graph, vector, encoder, target, k)
 
 
 def search_image(
@@ -213,4 +220,4 @@ def search_image(
         raise ConfigError(
             "text documents are indexed with the text encoder; search them with `search text`"
         )
-    return _search(graph, vector, encoder, target, k)
+    return search_vector(graph, vector, encoder, target, k)
