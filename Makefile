@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup services demo test test-fast test-unit test-java lint format bench-ingest bench-kge bench-quality bench-predict bench-media bench-pipeline neo4j-start neo4j-stop clean
+.PHONY: help setup services demo test test-fast test-unit test-java lint format bench-ingest bench-kge bench-quality bench-predict bench-media bench-pipeline bench-web neo4j-start neo4j-stop clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ bench-media: setup  ## media ingest vs the raw encoder, videos/s (bench/results/
 
 bench-pipeline: setup  ## media through Redis + Celery workers vs in-process (bench/results/pipeline.json)
 	$(BIN)/python bench/pipeline.py
+
+bench-web: setup  ## workbench and API latency on FB15k-237 with media (bench/results/web.json)
+	$(BIN)/python bench/web.py
 
 neo4j-start: setup  ## Start the managed Neo4j
 	$(BIN)/mmkg neo4j start

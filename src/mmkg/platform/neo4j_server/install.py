@@ -35,48 +35,42 @@ def lib_dir(cache_dir: Path, version: str) -> Path:
     return cache_dir / f"neo4j-{version}" / "lib"
 
 
-def ensure_neo4j_lib(cache_dir: Path, version: str) -> Path:
-    """Return the folder of Neo4j's jars, downloading them with Maven on first use.
-
-    The jars land in a temporary folder first and are moved into place whole, so an interrupted
-    download never leaves a half-filled ``lib/`` behind.
-    """
-    target = lib_dir(cache_dir, version)
+def _fetch(target: Path, what: str, goal: list[str], expect: str, version: str) -> Path:
+    """Run a Maven ``goal`` that copies jars into a staging folder, then move the folder to
+    ``target`` whole: an interrupted download never leaves a half-filled folder behind."""
     if (target / _MARKER).exists():
         return target
     mvn = shutil.which("mvn")
     if mvn is None:
         raise Neo4jServerError(
-            "Maven is needed once to fetch Neo4j's jars from Maven Central; "
+            f"Maven is needed once to fetch {what} from Maven Central; "
             "install it (apt-get install maven) and run again"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="lib-", dir=target.parent))
-    cmd = [
-        mvn,
-        "-B",
-        "-q",
-        "-f",
-        str(pom_path()),
-        f"-Dneo4j.version={version}",
-        "dependency:copy-dependencies",
-        "-DincludeScope=runtime",
-        f"-DoutputDirectory={staging}",
-    ]
-    log.info("fetching Neo4j %s jars with Maven into %s (once)", version, target)
+    staging = Path(tempfile.mkdtemp(prefix="fetch-", dir=target.parent))
+    cmd = [mvn, "-B", "-q", "-f", str(pom_path()), *goal, f"-DoutputDirectory={staging}"]
+    log.info("fetching %s with Maven into %s (once)", what, target)
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-20:])
-        raise Neo4jServerError(f"Maven could not fetch Neo4j {version}:\n{tail}")
-    if not any(staging.glob("neo4j-server-*.jar")):
+        raise Neo4jServerError(f"Maven could not fetch {what}:\n{tail}")
+    if not any(staging.glob(expect)):
         shutil.rmtree(staging, ignore_errors=True)
-        raise Neo4jServerError(f"Maven fetched no neo4j-server jar for Neo4j {version}")
+        raise Neo4jServerError(f"Maven fetched no {expect} for {what}")
     (staging / _MARKER).write_text(version + "\n")
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
     return target
+
+
+def ensure_neo4j_lib(cache_dir: Path, version: str) -> Path:
+    """Return the folder of Neo4j's jars, downloading them with Maven on first use."""
+    goal = [f"-Dneo4j.version={version}", "dependency:copy-dependencies", "-DincludeScope=runtime"]
+    return _fetch(
+        lib_dir(cache_dir, version), f"Neo4j {version}", goal, "neo4j-server-*.jar", version
+    )
 
 
 BROWSER_ARTIFACT = "org.neo4j.client:neo4j-browser"
@@ -90,29 +84,8 @@ def browser_dir(cache_dir: Path) -> Path:
 
 def ensure_browser(cache_dir: Path) -> Path:
     """The folder holding Neo4j Browser's jar (its ``browser/`` resources), fetched once."""
-    target = browser_dir(cache_dir)
-    if (target / _MARKER).exists():
-        return target
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise Neo4jServerError(
-            "Maven is needed once to fetch Neo4j Browser from Maven Central; "
-            "install it (apt-get install maven) or start without --browser"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="browser-", dir=target.parent))
-    cmd = [
-        mvn, "-B", "-q", "-f", str(pom_path()), "dependency:copy",
-        f"-Dartifact={BROWSER_ARTIFACT}:{BROWSER_VERSION}", f"-DoutputDirectory={staging}",
-    ]  # fmt: skip
-    log.info("fetching Neo4j Browser %s with Maven into %s (once)", BROWSER_VERSION, target)
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not any(staging.glob("neo4j-browser-*.jar")):
-        shutil.rmtree(staging, ignore_errors=True)
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-20:])
-        raise Neo4jServerError(f"Maven could not fetch Neo4j Browser {BROWSER_VERSION}:\n{tail}")
-    (staging / _MARKER).write_text(BROWSER_VERSION + "\n")
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
-    return target
+    goal = ["dependency:copy", f"-Dartifact={BROWSER_ARTIFACT}:{BROWSER_VERSION}"]
+    return _fetch(
+        browser_dir(cache_dir), f"Neo4j Browser {BROWSER_VERSION}", goal,
+        "neo4j-browser-*.jar", BROWSER_VERSION,
+    )  # fmt: skip
