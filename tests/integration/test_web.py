@@ -188,7 +188,7 @@ def test_entity_page_data_predictions_and_errors(bench: Bench) -> None:
         ).json()  # fmt: skip
         assert isinstance(score["score"], float) and score["rank"] is not None
         missing = c.get("/api/v1/predict/tail", params={"head": "nobody", "relation": "born_in"})
-        assert missing.status_code == 404 and missing.json()["type"] == "UnknownEntityError"
+        assert missing.status_code == 404 and missing.json()["error"] == "UnknownEntityError"
         unknown = c.get("/api/v1/predict/tail", params={"head": "ulm", "relation": "nope"})
         assert unknown.status_code == 404
         assert c.get("/api/v1/predict/tail", params={"head": "ulm", "relation": "born_in",

@@ -75,7 +75,8 @@ def test_errors_map_to_statuses_with_what_was_wrong(error: Exception, status: in
     doc = body(problem, "/api/v1/x")
     assert doc["status"] == status and doc["instance"] == "/api/v1/x"
     if status != 500:
-        assert doc["detail"] == str(error) and doc["type"] == type(error).__name__
+        assert doc["detail"] == str(error) and doc["error"] == type(error).__name__
+        assert doc["type"] == "about:blank"
     else:  # an unexpected error says nothing of its internals
         assert "bug" not in doc["detail"]
 

@@ -1,10 +1,10 @@
-"""``mmkg ingest triples | entities``."""
+"""``mmkg ingest triples | entities | literals | rdf | media``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 
@@ -121,6 +121,100 @@ def literals(
         f"{summary['literals']} literals of {summary['attributes']} attributes from "
         f"{summary['source']} in {summary['seconds']:.2f} s; {summary['unknown_entities']} "
         f"unknown entity id(s), {summary['rejected']} bad line(s)"
+    )
+
+
+@app.command()
+@handle_errors
+def rdf(
+    path: Path = PATH_ARG,
+    fmt: str | None = typer.Option(
+        None, "--format", help="nt (N-Triples, streamed) or ttl (Turtle); default from the "
+        "extension (.nt, .ttl)."
+    ),
+    lang: str = typer.Option("en", "--lang", help="Language of the names and descriptions to "
+                             "keep; labels in others become aliases."),
+    strict: bool = STRICT,
+    rejects: Path | None = REJECTS,
+    as_json: bool = JSON_OPTION,
+) -> None:  # fmt: skip
+    """Load RDF: IRI-to-IRI statements become relations (named foaf:knows where the prefix is
+    known), rdfs:label / skos:prefLabel / schema:name the names, skos:altLabel the aliases,
+    rdfs:comment / schema:description the descriptions, numeric literals numeric attributes.
+
+    Idempotent; blank nodes keep stable ids; bad N-Triples lines are skipped and named with
+    file:line (all of them fail the load; --strict fails on any).
+    """
+    from mmkg.platform.ingest.rdf import ingest_rdf
+    from mmkg.platform.readers.rdf import RDF_FORMATS, RdfFormat
+
+    if fmt is not None and fmt not in RDF_FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(RDF_FORMATS)}", param_hint="--format")
+    settings = load_settings()
+    with connect() as graph:
+        summary = ingest_rdf(
+            graph, path, settings, cast("RdfFormat | None", fmt), lang.lower(), strict, rejects,
+            show_progress=False if STATE.quiet or as_json else None,
+        )  # fmt: skip
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    t = summary.triples
+    typer.echo(
+        f"{t.records} relations from {t.source} ({t.relationships_created} new, "
+        f"{t.entities_created} entities created, {t.relation_types_created} new relation "
+        f"types); {summary.entity_texts} entity texts; {summary.literals} numeric literals of "
+        f"{summary.literal_attributes} attributes; {t.rejected} bad statement(s)"
+        + (f" (in {t.rejects_file})" if t.rejects_file else "")
+    )
+    if summary.skipped_literals:
+        left = ", ".join(f"{p} ×{n}" for p, n in list(summary.skipped_literals.items())[:5])
+        typer.echo(f"left out (not names, descriptions or numbers): {left}")
+
+
+@app.command()
+@handle_errors
+def coco(
+    images: Path = typer.Option(..., "--images", exists=True, file_okay=False, resolve_path=True,
+                                help="The folder the annotations' file_names are relative to."),
+    instances: Path | None = typer.Option(None, "--instances", exists=True, dir_okay=False,
+                                          resolve_path=True, help="instances_*.json"),
+    captions: Path | None = typer.Option(None, "--captions", exists=True, dir_okay=False,
+                                         resolve_path=True, help="captions_*.json"),
+    wordnet: bool = typer.Option(False, "--wordnet", help="Map categories to the graph's "
+                                 "WordNet entities of the same name (WN18RR, WN9-IMG ids)."),
+    image_encoder: str | None = typer.Option(None, "--image-encoder", help="Encoder of the "
+                                             "images (default MMKG_IMAGE_ENCODER)."),
+    rejects: Path | None = REJECTS,
+    as_json: bool = JSON_OPTION,
+) -> None:  # fmt: skip
+    """Load an MS-COCO annotation set: images as media, categories as entities, boxes as
+    DEPICTS {box}, captions as Text media CAPTION_OF their image (`mmkg link media` links
+    them to entities).
+
+    Streams the JSON files; idempotent; bad records are skipped with their entry number.
+    """
+    from mmkg.platform.ingest.coco import ingest_coco
+
+    settings = load_settings()
+    if image_encoder:
+        settings = settings.model_copy(update={"image_encoder": image_encoder})
+    with connect() as graph:
+        summary = ingest_coco(
+            graph, settings, images, instances, captions, wordnet, rejects,
+            show_progress=False if STATE.quiet or as_json else None,
+        )  # fmt: skip
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    s = summary
+    typer.echo(
+        f"{s.images_ingested} images ({s.images_missing} of {s.images_listed} listed are not in "
+        f"{images}); {s.categories} categories ({len(s.categories_on_wordnet)} on WordNet "
+        f"entities); {s.boxes} boxes ({s.boxes_skipped} skipped); {s.captions} captions "
+        f"({s.captions_skipped} skipped); {s.rejected} bad record(s)"
+        + (f" (in {s.rejects_file})" if s.rejects_file else "")
+        + f" in {s.seconds:.1f} s"
     )
 
 

@@ -14,12 +14,13 @@ SERVING = "MmkgServing"
 
 DEPICTS = "DEPICTS"
 MENTIONS = "MENTIONS"
+CAPTION_OF = "CAPTION_OF"  # (:Text)-[:CAPTION_OF]->(:Image): a caption and its image
 
 MEDIA_KINDS = (IMAGE, VIDEO, TEXT)
 
 # Relationship types that knowledge-graph relations may never be mapped onto, so that a
 # relation called "depicts" in user data cannot merge with media links.
-RESERVED_TYPES = frozenset({DEPICTS, MENTIONS})
+RESERVED_TYPES = frozenset({DEPICTS, MENTIONS, CAPTION_OF})
 
 # (label, property) pairs the schema declares unique (migrations), in the order a repair of
 # duplicates handles them: relation types before the entities their relationships join.

@@ -428,6 +428,28 @@ REPLACE_IMAGE_LINKS = (
 COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e) AS n"
 
 
+# --- grounded datasets (COCO) -------------------------------------------------------------
+# WordNet entities (ids are synset offsets, ``n02084071`` or ``02084071``) named like a
+# category, the best connected first.
+WORDNET_BY_NAME = (
+    "UNWIND $names AS name MATCH (e:Entity) "
+    "WHERE e.id =~ 'n?[0-9]{8}' AND toLower(replace(e.name, '_', ' ')) = name "
+    "WITH name, e ORDER BY COUNT { (e)--() } DESC "
+    "RETURN name, collect(e.id)[0] AS id"
+)
+COCO_BOXES = (
+    "UNWIND $rows AS row MATCH (m:Media {id: row.media}) MATCH (e:Entity {id: row.entity}) "
+    "MERGE (m)-[r:DEPICTS {source: 'coco', annotation: row.annotation}]->(e) "
+    "SET r.box = row.box, r.area = row.area, r.crowd = row.crowd "
+    "RETURN count(r) AS linked"
+)
+CAPTION_OF_IMAGES = (
+    "UNWIND $rows AS row MATCH (t:Media {id: row.text}) MATCH (m:Media {id: row.image}) "
+    "MERGE (t)-[:CAPTION_OF]->(m) SET m.caption = coalesce(m.caption, row.caption) "
+    "RETURN count(*) AS linked"
+)
+
+
 # --- the web API and workbench ---------------------------------------------------------------
 API_KEY_CREATE = (
     "CREATE (k:MmkgApiKey {id: $id, hash: $hash, scope: $scope, name: $name, "

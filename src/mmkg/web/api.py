@@ -244,7 +244,9 @@ def submit_ingest(request: Request, paths: list[str], key: ApiKey) -> str:
     ctx = context(request)
     args = {"paths": paths, "manifest": None, "link": True}
     try:
-        result = make_app(ctx.settings).send_task("mmkg.ingest_media", kwargs=args)
+        if ctx.queue is None:
+            ctx.queue = make_app(ctx.settings)
+        result = ctx.queue.send_task("mmkg.ingest_media", kwargs=args)
     except Exception as e:  # the broker is down or misconfigured: nothing was queued
         raise Problem(503, "queue unavailable", f"could not queue the ingest: {e}") from e
     jobs.queued(ctx.graph, result.id, "mmkg.ingest_media", args, by=key.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -92,8 +93,6 @@ class BodyLimit:
                 raise
 
     async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
-        import json
-
         problem = Problem(413, "request too large", f"the limit is {limit} bytes")
         data = json.dumps(body(problem, scope.get("path", ""))).encode("utf-8")
         await send({"type": "http.response.start", "status": 413,

@@ -6,7 +6,7 @@ Both name an API key; its scope (read or write) decides what the request may do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,6 +26,7 @@ class Context:
     graph: Graph
     keys: KeyVerifier
     sessions: Sessions
+    queue: Any = None  # the Celery app that sends ingest jobs, made on the first upload
 
 
 def context(request: Request) -> Context:

@@ -154,7 +154,7 @@ def search_image_page(
 def entity_page(request: Request, entity_id: str) -> HTMLResponse:
     _user(request)
     view = entity_view(context(request).graph, entity_id)
-    return render(request, "entity.html", e=view, quote=quote)
+    return render(request, "entity.html", e=view)
 
 
 @router.get("/jobs", response_class=HTMLResponse)

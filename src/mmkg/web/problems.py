@@ -49,7 +49,7 @@ class Problem(Exception):
 def from_error(error: E.MmkgError) -> Problem:
     for cls, status, title in STATUS:
         if isinstance(error, cls):
-            return Problem(status, title, str(error), type_=type(error).__name__)
+            return Problem(status, title, str(error), error=type(error).__name__)
     raise AssertionError("unreachable: MmkgError is in the table")
 
 
@@ -61,8 +61,7 @@ def body(problem: Problem, instance: str) -> dict[str, Any]:
         "detail": problem.detail or problem.title,
         "instance": instance,
     }
-    for key, value in problem.extra.items():
-        out[key.rstrip("_")] = value
+    out.update(problem.extra)  # extension members, e.g. "error": mmkg's error class
     return out
 
 

@@ -94,13 +94,7 @@ def ingest_entities(
                 len(repeated),
                 sample,
             )
-        require_schema(graph)
-        with progress(len(unique), f"entities {path.name}", "entities", show_progress) as bar:
-            for part in batched(unique, settings.ingest_batch_size):
-                counters = graph.write(Q.UPSERT_ENTITY_TEXT, {"rows": list(part)})
-                summary.entities_created += counters.nodes_created
-                summary.records += len(part)
-                bar.update(len(part))
+        write_entity_rows(graph, unique, settings, summary, path.name, show_progress)
     except Neo4jUnavailableError as e:
         raise Neo4jUnavailableError(
             f"lost Neo4j during the load of {path} after {summary.records} entities were "
@@ -114,3 +108,21 @@ def ingest_entities(
     summary.rejected = rejects.count
     summary.rejects_file = rejects.written_to
     return summary.finish()
+
+
+def write_entity_rows(
+    graph: Graph,
+    rows: list[EntityRow],
+    settings: Settings,
+    summary: IngestSummary,
+    label: str,
+    show_progress: bool | None = None,
+) -> None:
+    """Upsert merged entity rows (one per id) in batches; counts what it created."""
+    require_schema(graph)
+    with progress(len(rows), f"entities {label}", "entities", show_progress) as bar:
+        for part in batched(rows, settings.ingest_batch_size):
+            counters = graph.write(Q.UPSERT_ENTITY_TEXT, {"rows": list(part)})
+            summary.entities_created += counters.nodes_created
+            summary.records += len(part)
+            bar.update(len(part))

@@ -48,6 +48,27 @@ def ingest_literals(
         )
     for reject in rejects[:_SHOWN]:
         log.warning("skipped %s", reject)
+    written, attributes, missing = write_literals(graph, rows, batch)
+    if missing:
+        log.warning("%d entity id(s) of %s are not in the graph and got no literals: %s",
+                    len(missing), path, ", ".join(sorted(missing)[:_SHOWN]))  # fmt: skip
+    return {
+        "source": str(path),
+        "lines": len(rows) + len(rejects),
+        "literals": written,
+        "attributes": attributes,
+        "unknown_entities": len(missing),
+        "unknown_examples": sorted(missing)[:_SHOWN],
+        "rejected": len(rejects),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def write_literals(
+    graph: Graph, rows: list[tuple[int, str, str, float]], batch: int = _BATCH
+) -> tuple[int, int, set[str]]:
+    """Set ``(position, entity, attribute, value)`` rows on entities the graph has; returns
+    the values written, the attributes, and the entity ids it does not have."""
     ids = sorted({e for _, e, _, _ in rows})
     missing: set[str] = set()
     for part in batched(ids, batch):
@@ -64,16 +85,4 @@ def ingest_literals(
         for chunk in batched(items, batch):
             graph.write(Q.SET_LITERALS, {"property": prop, "rows": list(chunk)})
             written += len(chunk)
-    if missing:
-        log.warning("%d entity id(s) of %s are not in the graph and got no literals: %s",
-                    len(missing), path, ", ".join(sorted(missing)[:_SHOWN]))  # fmt: skip
-    return {
-        "source": str(path),
-        "lines": len(rows) + len(rejects),
-        "literals": written,
-        "attributes": len(cells),
-        "unknown_entities": len(missing),
-        "unknown_examples": sorted(missing)[:_SHOWN],
-        "rejected": len(rejects),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    return written, len(cells), missing

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,15 +88,34 @@ def ingest_triples(
         if strict and rejected:
             raise strict_failure(first, rejected, str(path))
         check_threshold(threshold, first, rejected, total, str(path))
+    bar = progress(count_lines(path), f"ingest {path.name}", "lines", show_progress)
+    items = read_triples(path, fmt, order, settings.max_field_chars)
+    return load_triples(graph, items, settings, summary, rejects_path, bar)
+
+
+def load_triples(
+    graph: Graph,
+    items: Iterable[Triple | Reject],
+    settings: Settings,
+    summary: IngestSummary,
+    rejects_path: Path | None = None,
+    bar: Any = None,
+) -> IngestSummary:
+    """MERGE triples from any reader (a file's lines, an RDF parser), in chunks of bounded
+    memory; rejects go to the rejects file with their position. What ``ingest_triples`` and
+    ``ingest_rdf`` share."""
+    source = summary.source
     require_schema(graph)
-    rejects = RejectLog(rejects_path or default_rejects_path(settings.home, path))
+    rejects = RejectLog(rejects_path or default_rejects_path(settings.home, Path(source)))
     types = RelationTypeMap(graph)
     state = _LoadState()
     pool = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)))
     chunk: list[Triple] = []
-    bar = progress(count_lines(path), f"ingest {path.name}", "lines", show_progress)
+    bar = (
+        bar if bar is not None else progress(None, f"ingest {Path(source).name}", "triples", False)
+    )
     try:
-        for item in read_triples(path, fmt, order, settings.max_field_chars):
+        for item in items:
             if isinstance(item, Reject):
                 rejects.add(item)
             else:
@@ -108,9 +127,9 @@ def ingest_triples(
             _write_chunk(graph, chunk, types, state, summary, settings, bar, pool)
     except Neo4jUnavailableError as e:
         raise Neo4jUnavailableError(
-            f"lost Neo4j during the load of {path} after {summary.records} triples were written "
-            f"({e}); the load is idempotent: run the same command again once the server is "
-            "back and it completes what is missing"
+            f"lost Neo4j during the load of {source} after {summary.records} triples were "
+            f"written ({e}); the load is idempotent: run the same command again once the server "
+            "is back and it completes what is missing"
         ) from e
     finally:
         pool.shutdown(cancel_futures=True)  # queued chunks would each wait out the retries
@@ -123,14 +142,14 @@ def ingest_triples(
     summary.relation_types_created = types.created
     if rejects.count:
         log.warning(
-            "%d malformed line(s) skipped, first: %s; all in %s",
+            "%d malformed record(s) skipped, first: %s; all in %s",
             rejects.count,
             rejects.first[0],
             rejects.path,
         )
-    # Every line rejected: nothing was loaded, which must not look like success.
+    # Every record rejected: nothing was loaded, which must not look like success.
     check_threshold(
-        RejectThreshold(), rejects.first, rejects.count, rejects.count + summary.records, str(path)
+        RejectThreshold(), rejects.first, rejects.count, rejects.count + summary.records, source
     )
     return summary.finish()
 

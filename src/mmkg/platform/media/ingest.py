@@ -219,11 +219,8 @@ class _Ingest:
     def build_indexes(self) -> None:
         """Vector indexes for the features written, created after the data (one bulk
         population, cheaper than updating HNSW graphs transaction by transaction) and awaited."""
-        for name, (kind, encoder) in self.to_index.items():
-            self.graph.run_autocommit(
-                Q.create_vector_index(kind, feature_property(encoder.key)),
-                {"name": name, "options": Q.vector_index_options(encoder.dim, "cosine")},
-            )
+        for kind, encoder in self.to_index.values():
+            create_media_index(self.graph, kind, encoder, wait=False)
         for name in self.to_index:
             self.graph.run_autocommit(Q.AWAIT_INDEX, {"name": name, "timeout": 600})
 
@@ -253,6 +250,18 @@ class _Ingest:
                 result = self.graph.write_rows(Q.link_media(rel), {"rows": rows})
                 self.summary.linked += int(result[0]["linked"] or 0)
                 self.summary.missing_entities += [m for m in result[0]["missing"] if m]
+
+
+def create_media_index(graph: Graph, kind: str, encoder: Encoder, wait: bool = True) -> str:
+    """The vector index of one media kind's ``encoder`` features (idempotent); its name."""
+    name = media_index_name(kind, encoder.key)
+    graph.run_autocommit(
+        Q.create_vector_index(kind, feature_property(encoder.key)),
+        {"name": name, "options": Q.vector_index_options(encoder.dim, "cosine")},
+    )
+    if wait:
+        graph.run_autocommit(Q.AWAIT_INDEX, {"name": name, "timeout": 600})
+    return name
 
 
 def ingest_media(
