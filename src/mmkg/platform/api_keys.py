@@ -77,36 +77,27 @@ class KeyVerifier:
         if match is None:
             return None
         digest = _digest(token.strip())
+        return self._lookup(digest, match.group(1), digest)
+
+    def key_by_id(self, key_id: str) -> ApiKey | None:
+        """The live key of a session cookie (the cookie carries the id, never the key)."""
+        return self._lookup("id:" + key_id, key_id, None)
+
+    def _lookup(self, cache_key: str, key_id: str, digest: str | None) -> ApiKey | None:
+        """The key with this id, if it is live (and, given a digest, has that hash)."""
         now = time.monotonic()
         with self._lock:
-            cached = self._seen.get(digest)
+            cached = self._seen.get(cache_key)
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
-        rows = self.graph.read(Q.API_KEY_GET, {"id": match.group(1)})
+        rows = self.graph.read(Q.API_KEY_GET, {"id": key_id})
         key = None
-        if rows and hmac.compare_digest(str(rows[0]["hash"]), digest):
+        if rows and (digest is None or hmac.compare_digest(str(rows[0]["hash"]), digest)):
             key = ApiKey(str(rows[0]["id"]), str(rows[0]["scope"]), str(rows[0]["name"] or ""))
         with self._lock:
             if len(self._seen) > 10_000:  # presented garbage must not grow this without bound
                 self._seen.clear()
-            self._seen[digest] = (now, key)
-        return key
-
-    def key_by_id(self, key_id: str) -> ApiKey | None:
-        """The live key of a session cookie (the cookie carries the id, never the key)."""
-        now = time.monotonic()
-        with self._lock:
-            cached = self._seen.get("id:" + key_id)
-        if cached is not None and now - cached[0] < self.ttl:
-            return cached[1]
-        rows = self.graph.read(Q.API_KEY_GET, {"id": key_id})
-        key = (
-            ApiKey(str(rows[0]["id"]), str(rows[0]["scope"]), str(rows[0]["name"] or ""))
-            if rows
-            else None
-        )
-        with self._lock:
-            self._seen["id:" + key_id] = (now, key)
+            self._seen[cache_key] = (now, key)
         return key
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmkg.platform import atomic
+from mmkg.platform.encoders.registry import OFFLINE_IMAGE_ENCODER
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 
@@ -50,7 +51,6 @@ TEXTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 # A slideshow of two astronomy photos, 1.5 s each: two segments the entity page shows.
 VIDEO = ("astronomy_slideshow.mp4", ("hubble_deep_field", "moon"), ("astronomy",),
          "A slideshow: the Hubble Deep Field, then the Moon")  # fmt: skip
-DEMO_IMAGE_ENCODER = "effnet"
 
 
 def sample_photo(source: str, name: str) -> Image.Image:
@@ -136,7 +136,7 @@ def load_demo_media(
     use = settings.model_copy(
         update={
             "media_root": folder,
-            "image_encoder": settings.image_encoder or DEMO_IMAGE_ENCODER,
+            "image_encoder": settings.image_encoder or OFFLINE_IMAGE_ENCODER,
             "video_segments": max(settings.video_segments, 2),
         }
     )

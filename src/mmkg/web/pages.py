@@ -49,9 +49,9 @@ def _user(request: Request, scope: str = "read", csrf: str | None = None) -> Api
 def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
     ctx = context(request)
     cookie = request.cookies.get(SESSION_COOKIE)
-    key = caller(request, cookie=True)
     values.setdefault("csrf", ctx.sessions.csrf(cookie) if cookie else "")
-    values.setdefault("user", key)
+    if "user" not in values:  # pages pass the key they checked; error pages look it up
+        values["user"] = caller(request, cookie=True)
     return templates.TemplateResponse(request, name, values, status_code=status)
 
 
@@ -120,7 +120,7 @@ def search_page(
     q: Annotated[str, Query(max_length=2000)] = "",
     k: Annotated[int, Query(ge=1, le=100)] = 12,
 ) -> HTMLResponse:
-    _user(request)
+    user = _user(request)
     result, error = None, ""
     if q.strip():
         ctx = context(request)
@@ -128,7 +128,7 @@ def search_page(
             result = search_by_text(ctx.graph, ctx.settings, q, k)
         except MmkgError as e:
             error = as_problem(e).detail
-    return render(request, "search.html", q=q, result=result, error=error)
+    return render(request, "search.html", q=q, result=result, error=error, user=user)
 
 
 @router.post("/search/image", response_class=HTMLResponse)
@@ -137,7 +137,7 @@ def search_image_page(
     image: Annotated[UploadFile, File()],
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse:
-    _user(request, csrf=csrf)
+    user = _user(request, csrf=csrf)
     ctx = context(request)
     path = query_image(request, image)
     result, error = None, ""
@@ -147,20 +147,20 @@ def search_image_page(
         error = as_problem(e).detail
     finally:
         path.unlink(missing_ok=True)
-    return render(request, "search.html", q="", result=result, error=error)
+    return render(request, "search.html", q="", result=result, error=error, user=user)
 
 
 @router.get("/entity/{entity_id}", response_class=HTMLResponse)
 def entity_page(request: Request, entity_id: str) -> HTMLResponse:
-    _user(request)
+    user = _user(request)
     view = entity_view(context(request).graph, entity_id)
-    return render(request, "entity.html", e=view)
+    return render(request, "entity.html", e=view, user=user)
 
 
 @router.get("/jobs", response_class=HTMLResponse)
 def jobs_page(request: Request, note: Annotated[str, Query(max_length=200)] = "") -> HTMLResponse:
-    _user(request)
-    return render(request, "jobs.html", jobs=jobs.list_jobs(context(request).graph, 100),
+    user = _user(request)
+    return render(request, "jobs.html", user=user, jobs=jobs.list_jobs(context(request).graph, 100),
                   note=note)  # fmt: skip
 
 

@@ -6,12 +6,14 @@ Both the JSON API and the HTML pages call these, so a page never shows what the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mmkg.errors import ConfigError, DataError, MmkgError, ServingError, UnknownEntityError
 from mmkg.graph_schema import queries as Q
+from mmkg.platform.encoders.registry import OFFLINE_IMAGE_ENCODER
 from mmkg.platform.media.search import (
     SearchHit,
     search_image,
@@ -28,7 +30,6 @@ log = logging.getLogger(__name__)
 # documents with the text encoder; images and videos too when the image encoder reads text.
 TEXT_TARGETS = ("entity", "text", "image", "video")
 IMAGE_TARGETS = ("image", "video", "entity")
-DEFAULT_IMAGE_ENCODER = "effnet"  # bundled, offline: image-to-image search without CLIP
 
 
 @dataclass
@@ -65,7 +66,7 @@ def image_settings(settings: Settings) -> Settings:
     """Settings whose image encoder is the configured one, else the bundled EfficientNet."""
     if settings.image_encoder:
         return settings
-    return settings.model_copy(update={"image_encoder": DEFAULT_IMAGE_ENCODER})
+    return settings.model_copy(update={"image_encoder": OFFLINE_IMAGE_ENCODER})
 
 
 def _decorate(graph: Graph, hits: list[SearchHit], kind: str) -> list[Hit]:
@@ -90,30 +91,45 @@ def _decorate(graph: Graph, hits: list[SearchHit], kind: str) -> list[Hit]:
     return out
 
 
-def search_by_text(
-    graph: Graph, settings: Settings, query: str, k: int = 10, targets: tuple[str, ...] = ()
-) -> SearchResult:
-    wanted = targets or TEXT_TARGETS
-    bad = [t for t in wanted if t not in TEXT_TARGETS]
+def _each_target(
+    graph: Graph,
+    allowed: tuple[str, ...],
+    targets: tuple[str, ...],
+    search: Callable[[str], list[SearchHit]],
+) -> tuple[dict[str, list[Hit]], list[str]]:
+    """Hits per target. Targets asked for by name must work; without any, every one that can
+    be searched is, and the others are noted with why not."""
+    bad = [t for t in targets if t not in allowed]
     if bad:
-        raise ConfigError(f"target must be among {', '.join(TEXT_TARGETS)}, not {bad[0]!r}")
-    if not query.strip():
-        raise ConfigError("empty query")
+        raise ConfigError(f"target must be among {', '.join(allowed)}, not {bad[0]!r}")
     hits: dict[str, list[Hit]] = {}
     notes: list[str] = []
-    vectors: dict[str, Any] = {}  # the query encoded once per encoder, not once per target
-    for target in wanted:
+    for target in targets or allowed:
         try:
-            encoder = text_query_encoder(settings, target)
-            if encoder.label not in vectors:
-                vectors[encoder.label] = encoder.encode_texts([query])[0]
-            found = search_vector(graph, vectors[encoder.label], encoder, target, k)
+            found = search(target)
         except (ServingError, ConfigError) as e:
-            if targets:  # asked for by name: say why not
+            if targets:
                 raise
             notes.append(f"{target}: {e}")
             continue
         hits[target] = _decorate(graph, found, target)
+    return hits, notes
+
+
+def search_by_text(
+    graph: Graph, settings: Settings, query: str, k: int = 10, targets: tuple[str, ...] = ()
+) -> SearchResult:
+    if not query.strip():
+        raise ConfigError("empty query")
+    vectors: dict[str, Any] = {}  # the query encoded once per encoder, not once per target
+
+    def search(target: str) -> list[SearchHit]:
+        encoder = text_query_encoder(settings, target)
+        if encoder.label not in vectors:
+            vectors[encoder.label] = encoder.encode_texts([query])[0]
+        return search_vector(graph, vectors[encoder.label], encoder, target, k)
+
+    hits, notes = _each_target(graph, TEXT_TARGETS, targets, search)
     return SearchResult(query, "text", hits, notes)
 
 
@@ -125,24 +141,15 @@ def search_by_image(
     k: int = 10,
     targets: tuple[str, ...] = (),
 ) -> SearchResult:
-    wanted = targets or IMAGE_TARGETS
-    bad = [t for t in wanted if t not in IMAGE_TARGETS]
-    if bad:
-        raise ConfigError(f"target must be among {', '.join(IMAGE_TARGETS)}, not {bad[0]!r}")
     use = image_settings(settings)
-    hits: dict[str, list[Hit]] = {}
-    notes: list[str] = []
-    for target in wanted:
+
+    def search(target: str) -> list[SearchHit]:
         try:
-            found = search_image(graph, path, use, target, k)
-        except (ServingError, ConfigError) as e:
-            if targets:
-                raise
-            notes.append(f"{target}: {e}")
-            continue
+            return search_image(graph, path, use, target, k)
         except DataError as e:  # an undecodable upload: named as the user named it
             raise DataError(str(e).replace(str(path), name)) from None
-        hits[target] = _decorate(graph, found, target)
+
+    hits, notes = _each_target(graph, IMAGE_TARGETS, targets, search)
     return SearchResult(name, "image", hits, notes)
 
 

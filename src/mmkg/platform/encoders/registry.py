@@ -45,8 +45,11 @@ ENCODERS.add(
     modalities=["text", "image"],
     needs_path=True,
 )
+# The image encoder that needs no model folder: what the demo and the workbench's search by
+# image use when MMKG_IMAGE_ENCODER is unset.
+OFFLINE_IMAGE_ENCODER = "effnet"
 ENCODERS.add(
-    "effnet",
+    OFFLINE_IMAGE_ENCODER,
     "mmkg.platform.encoders.imagenet:effnet",
     "EfficientNet-Lite0 (ImageNet weights, bundled, offline), 1280-d image features",
     modalities=["image"],
