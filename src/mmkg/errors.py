@@ -75,6 +75,10 @@ class UnknownEntityError(ServingError):
     """MMKG-E001: no :Entity has the id given."""
 
 
+class UnknownUserError(ServingError):
+    """MMKG-E012: no :User has the id given (users come from `mmkg ingest interactions`)."""
+
+
 class UnknownRelationError(ServingError):
     """MMKG-E002: no :RelationType has the name or type given."""
 

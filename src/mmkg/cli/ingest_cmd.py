@@ -1,4 +1,4 @@
-"""``mmkg ingest triples | entities | literals | rdf | media``."""
+"""``mmkg ingest triples | entities | literals | rdf | coco | media | interactions``."""
 
 from __future__ import annotations
 
@@ -93,9 +93,15 @@ def triples(
     if order not in TRIPLE_ORDERS:
         raise typer.BadParameter(f"--order must be one of {', '.join(TRIPLE_ORDERS)}")
     _run(
-        ingest_triples, path, as_json, fmt=f, order=o, strict=strict, rejects_path=rejects,
+        ingest_triples,
+        path,
+        as_json,
+        fmt=f,
+        order=o,
+        strict=strict,
+        rejects_path=rejects,
         max_rejects=max_rejects,
-    )  # fmt: skip
+    )
 
 
 @app.command()
@@ -129,15 +135,19 @@ def literals(
 def rdf(
     path: Path = PATH_ARG,
     fmt: str | None = typer.Option(
-        None, "--format", help="nt (N-Triples, streamed) or ttl (Turtle); default from the "
-        "extension (.nt, .ttl)."
+        None,
+        "--format",
+        help="nt (N-Triples, streamed) or ttl (Turtle); default from the extension (.nt, .ttl).",
     ),
-    lang: str = typer.Option("en", "--lang", help="Language of the names and descriptions to "
-                             "keep; labels in others become aliases."),
+    lang: str = typer.Option(
+        "en",
+        "--lang",
+        help="Language of the names and descriptions to keep; labels in others become aliases.",
+    ),
     strict: bool = STRICT,
     rejects: Path | None = REJECTS,
     as_json: bool = JSON_OPTION,
-) -> None:  # fmt: skip
+) -> None:
     """Load RDF: IRI-to-IRI statements become relations (named foaf:knows where the prefix is
     known), rdfs:label / skos:prefLabel / schema:name the names, skos:altLabel the aliases,
     rdfs:comment / schema:description the descriptions, numeric literals numeric attributes.
@@ -153,9 +163,15 @@ def rdf(
     settings = load_settings()
     with connect() as graph:
         summary = ingest_rdf(
-            graph, path, settings, cast("RdfFormat | None", fmt), lang.lower(), strict, rejects,
+            graph,
+            path,
+            settings,
+            cast("RdfFormat | None", fmt),
+            lang.lower(),
+            strict,
+            rejects,
             show_progress=False if STATE.quiet or as_json else None,
-        )  # fmt: skip
+        )
     if as_json:
         print_json(summary.to_dict())
         return
@@ -175,19 +191,32 @@ def rdf(
 @app.command()
 @handle_errors
 def coco(
-    images: Path = typer.Option(..., "--images", exists=True, file_okay=False, resolve_path=True,
-                                help="The folder the annotations' file_names are relative to."),
-    instances: Path | None = typer.Option(None, "--instances", exists=True, dir_okay=False,
-                                          resolve_path=True, help="instances_*.json"),
-    captions: Path | None = typer.Option(None, "--captions", exists=True, dir_okay=False,
-                                         resolve_path=True, help="captions_*.json"),
-    wordnet: bool = typer.Option(False, "--wordnet", help="Map categories to the graph's "
-                                 "WordNet entities of the same name (WN18RR, WN9-IMG ids)."),
-    image_encoder: str | None = typer.Option(None, "--image-encoder", help="Encoder of the "
-                                             "images (default MMKG_IMAGE_ENCODER)."),
+    images: Path = typer.Option(
+        ...,
+        "--images",
+        exists=True,
+        file_okay=False,
+        resolve_path=True,
+        help="The folder the annotations' file_names are relative to.",
+    ),
+    instances: Path | None = typer.Option(
+        None, "--instances", exists=True, dir_okay=False, resolve_path=True, help="instances_*.json"
+    ),
+    captions: Path | None = typer.Option(
+        None, "--captions", exists=True, dir_okay=False, resolve_path=True, help="captions_*.json"
+    ),
+    wordnet: bool = typer.Option(
+        False,
+        "--wordnet",
+        help="Map categories to the graph's "
+        "WordNet entities of the same name (WN18RR, WN9-IMG ids).",
+    ),
+    image_encoder: str | None = typer.Option(
+        None, "--image-encoder", help="Encoder of the images (default MMKG_IMAGE_ENCODER)."
+    ),
     rejects: Path | None = REJECTS,
     as_json: bool = JSON_OPTION,
-) -> None:  # fmt: skip
+) -> None:
     """Load an MS-COCO annotation set: images as media, categories as entities, boxes as
     DEPICTS {box}, captions as Text media CAPTION_OF their image (`mmkg link media` links
     them to entities).
@@ -201,9 +230,15 @@ def coco(
         settings = settings.model_copy(update={"image_encoder": image_encoder})
     with connect() as graph:
         summary = ingest_coco(
-            graph, settings, images, instances, captions, wordnet, rejects,
+            graph,
+            settings,
+            images,
+            instances,
+            captions,
+            wordnet,
+            rejects,
             show_progress=False if STATE.quiet or as_json else None,
-        )  # fmt: skip
+        )
     if as_json:
         print_json(summary.to_dict())
         return
@@ -245,9 +280,15 @@ def entities(
     if fmt is not None and fmt not in ENTITY_FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(ENTITY_FORMATS)}")
     _run(
-        ingest_entities, path, as_json, fmt=f, name_sep=name_sep, strict=strict,
-        rejects_path=rejects, max_rejects=max_rejects,
-    )  # fmt: skip
+        ingest_entities,
+        path,
+        as_json,
+        fmt=f,
+        name_sep=name_sep,
+        strict=strict,
+        rejects_path=rejects,
+        max_rejects=max_rejects,
+    )
 
 
 @app.command("media")
@@ -359,3 +400,60 @@ def media(
             fg=typer.colors.RED,
         )
         raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def interactions(
+    path: Path = PATH_ARG,
+    items: Path | None = typer.Option(
+        None,
+        "--items",
+        exists=True,
+        dir_okay=False,
+        help="item<TAB>entity id per line: how the log's item ids name entities "
+        "(MovieLens' numeric movie ids, for instance).",
+    ),
+    strict: bool = STRICT,
+    rejects: Path | None = REJECTS,
+    max_rejects: str | None = MAX_REJECTS,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Load an interaction log: user, item[, weight[, timestamp]] per line (CSV or TSV, with or
+    without a header; MovieLens' u.data as it is) as (:User)-[:INTERACTED {weight, at}]->(item).
+
+    Items must be entities of the graph already: unknown ones are counted and named, not
+    created. A repeated (user, item) keeps its latest line; loading again changes nothing.
+    """
+    from mmkg.platform.ingest.interactions import ingest_interactions, read_item_map
+
+    settings = load_settings()
+    mapping = read_item_map(items) if items is not None else None
+    with connect() as graph:
+        summary = ingest_interactions(
+            graph,
+            path,
+            settings,
+            mapping,
+            strict,
+            max_rejects,
+            rejects,
+            show_progress=False if STATE.quiet else None,
+        )
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    typer.echo(f"interactions from {summary.source}")
+    typer.echo(f"  lines read:            {summary.records}")
+    typer.echo(f"  interactions written:  {summary.interactions} (user, item) pairs")
+    typer.echo(f"  users created:         {summary.users_created}")
+    if summary.repeated_pairs:
+        typer.echo(f"  repeated pairs:        {summary.repeated_pairs} (latest line kept)")
+    if summary.unknown_items:
+        typer.echo(
+            f"  unknown items:         {summary.unknown_items} interaction(s), e.g. "
+            f"{', '.join(summary.unknown_examples[:5])}"
+        )
+    typer.echo(f"  rejected:              {summary.rejected}")
+    if summary.rejects_file:
+        typer.echo(f"  rejects written to:    {summary.rejects_file}")

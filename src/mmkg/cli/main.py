@@ -6,6 +6,7 @@ import typer
 
 from mmkg import __version__
 from mmkg.cli import (
+    apps_cmd,
     data_cmd,
     demo_cmd,
     ingest_cmd,
@@ -48,6 +49,8 @@ app.command()(worker_cmd.beat)
 app.add_typer(worker_cmd.submit_app, name="submit")
 app.command()(worker_cmd.jobs)
 app.command()(web_cmd.serve)
+app.command()(apps_cmd.ask)
+app.command()(apps_cmd.recommend)
 app.add_typer(web_cmd.api_key_app, name="api-key")
 
 

@@ -66,6 +66,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR (n:MmkgApiKey) REQUIRE n.id IS UNIQUE",
         ),
     ),
+    Migration(
+        5,
+        "users of the recommender: (:User {id})-[:INTERACTED {weight, at}]->(:Entity)",
+        ("CREATE CONSTRAINT mmkg_user_id IF NOT EXISTS FOR (n:User) REQUIRE n.id IS UNIQUE",),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -11,16 +11,18 @@ TEXT = "Text"
 MIGRATION = "MmkgMigration"
 EMBEDDING_RUN = "EmbeddingRun"
 SERVING = "MmkgServing"
+USER = "User"
 
 DEPICTS = "DEPICTS"
 MENTIONS = "MENTIONS"
 CAPTION_OF = "CAPTION_OF"  # (:Text)-[:CAPTION_OF]->(:Image): a caption and its image
+INTERACTED = "INTERACTED"  # (:User)-[:INTERACTED {weight, at}]->(:Entity)
 
 MEDIA_KINDS = (IMAGE, VIDEO, TEXT)
 
 # Relationship types that knowledge-graph relations may never be mapped onto, so that a
 # relation called "depicts" in user data cannot merge with media links.
-RESERVED_TYPES = frozenset({DEPICTS, MENTIONS, CAPTION_OF})
+RESERVED_TYPES = frozenset({DEPICTS, MENTIONS, CAPTION_OF, INTERACTED})
 
 # (label, property) pairs the schema declares unique (migrations), in the order a repair of
 # duplicates handles them: relation types before the entities their relationships join.
@@ -35,4 +37,5 @@ UNIQUE_KEYS: tuple[tuple[str, str], ...] = (
     ("MediaFailure", "path"),
     ("MmkgJob", "id"),
     ("MmkgApiKey", "id"),
+    (USER, "id"),
 )

@@ -68,6 +68,11 @@ class RunNames:
     def index(self) -> str:
         return f"mmkg_ann_{self.key}"
 
+    @property
+    def user(self) -> str:
+        """Recommender runs: each user's vector, on the User node."""
+        return f"mmkg_u_{self.key}"
+
     def properties(self) -> dict[str, str]:
         """Every property a run may write, by what it holds."""
         return {

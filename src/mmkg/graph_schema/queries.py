@@ -524,6 +524,75 @@ MEDIA_FILE = (
 )
 
 
+# --- question answering --------------------------------------------------------------------
+# The known answers of a one-hop question: tails of (head, type) or heads of (type, tail).
+QA_TAILS = (
+    "MATCH (:Entity {id: $id})-[:$($type)]->(t:Entity) "
+    "RETURN t.id AS id, t.name AS name ORDER BY coalesce(t.name, t.id) LIMIT $k"
+)
+QA_HEADS = (
+    "MATCH (h:Entity)-[:$($type)]->(:Entity {id: $id}) "
+    "RETURN h.id AS id, h.name AS name ORDER BY coalesce(h.name, h.id) LIMIT $k"
+)
+# What an answer shows: name, description and up to $media media depicting or mentioning it.
+QA_CARDS = (
+    "UNWIND $ids AS id MATCH (e:Entity {id: id}) "
+    "CALL (e) { OPTIONAL MATCH (m:Media)-[r:DEPICTS|MENTIONS]->(e) "
+    "WITH m, r ORDER BY coalesce(r.score, 1.0) DESC, m.id LIMIT $media "
+    "RETURN [x IN collect({id: m.id, kind: m.kind, uri: m.uri, title: m.title, "
+    "link: type(r)}) WHERE x.id IS NOT NULL] AS media } "
+    "RETURN e.id AS id, e.name AS name, e.description AS description, media"
+)
+# Names close to a question's words, for a question whose entity was not recognised.
+QA_SUGGEST = (
+    "CALL db.index.fulltext.queryNodes('mmkg_entity_text', $query, {limit: $k}) "
+    "YIELD node, score RETURN node.id AS id, node.name AS name, score"
+)
+
+
+# --- recommendation ------------------------------------------------------------------------
+# One edge per (user, item); loading the same log again changes nothing.
+MERGE_INTERACTIONS = (
+    "UNWIND $rows AS row MATCH (e:Entity) WHERE elementId(e) = row.key "
+    "MERGE (u:User {id: row.user}) MERGE (u)-[i:INTERACTED]->(e) "
+    "SET i.weight = row.weight, i.at = row.at"
+)
+EXPORT_INTERACTIONS = (
+    "MATCH (u:User)-[i:INTERACTED]->(e:Entity) "
+    "RETURN u.id AS user, e.id AS item, i.weight AS weight, i.at AS at ORDER BY user, at, item"
+)
+USER_EXISTS = "MATCH (u:User {id: $id}) RETURN u.id AS id, COUNT { (u)-[:INTERACTED]->() } AS n"
+SET_USER_VECTORS = (
+    "UNWIND $rows AS row MATCH (u:User {id: row.id}) SET u[$property] = row.vector"
+)
+REMOVE_USER_VECTORS = (
+    "MATCH (u:User) WHERE u[$property] IS NOT NULL "
+    "CALL (u) { SET u[$property] = null } IN TRANSACTIONS OF 10000 ROWS"
+)
+RECOMMENDER_RUN = "OPTIONAL MATCH (s:MmkgServing {name: 'recommend'}) RETURN s.active AS id"
+SET_RECOMMENDER_RUN = "MERGE (s:MmkgServing {name: 'recommend'}) SET s.active = $id"
+RECOMMEND = (
+    "CALL mmkg.recommend($user, $k, $options) YIELD id, score, rank, run "
+    "RETURN id, score, rank, run"
+)
+# Why an item is recommended: an item the user has, a neighbour of it, and that neighbour's
+# fact about the recommended item (user → item → shared entity → recommendation); the user's
+# heaviest, latest interactions first.
+EXPLAIN_RECOMMENDATIONS = (
+    "MATCH (u:User {id: $user}) UNWIND $ids AS rid MATCH (rec:Entity {id: rid}) "
+    "CALL (u, rec) { MATCH (u)-[i:INTERACTED]->(item:Entity)-[r1]-(shared:Entity)-[r2]-(rec) "
+    "WHERE item <> rec AND shared <> rec AND shared <> item "
+    "RETURN item, r1, shared, r2 ORDER BY i.weight DESC, i.at DESC LIMIT 1 } "
+    "OPTIONAL MATCH (t1:RelationType {type: type(r1)}) "
+    "OPTIONAL MATCH (t2:RelationType {type: type(r2)}) "
+    "RETURN rid AS id, rec.name AS name, item.id AS item, item.name AS item_name, "
+    "coalesce(t1.name, type(r1)) AS relation1, startNode(r1) = item AS item_is_head, "
+    "shared.id AS shared, shared.name AS shared_name, "
+    "coalesce(t2.name, type(r2)) AS relation2, startNode(r2) = shared AS shared_is_head"
+)
+ENTITY_NAMES_OF = "UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN e.id AS id, e.name AS name"
+
+
 # --- samples for bench/web.py ---------------------------------------------------------------
 ENTITY_NAMES = "MATCH (e:Entity) RETURN e.id AS id, e.name AS name ORDER BY e.id"
 SAMPLE_FACTS = (

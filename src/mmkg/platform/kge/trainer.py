@@ -22,6 +22,7 @@ from mmkg import __version__
 from mmkg.errors import ConfigError, TrainingError
 from mmkg.platform.kge import run_dir as rd
 from mmkg.platform.kge.artifact import ServingArtifact
+from mmkg.platform.kge.calibrate import fit_temperature
 from mmkg.platform.kge.callbacks import (
     Callback,
     Checkpoints,
@@ -350,6 +351,9 @@ class Trainer:
                 )
                 metrics[split] = with_unseen(result, data, split)
                 metrics[split].update(by_entity_novelty(result, data, split))
+        calibration = fit_temperature(model, data.split("valid"), self.filter_index)
+        if calibration is not None:
+            metrics["calibration"] = calibration
         if data.features:
             metrics["fusion"] = fusion_report(model, data)
         metrics["peak_rss_gb"] = peak_rss_gb()

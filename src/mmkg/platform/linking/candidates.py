@@ -47,11 +47,15 @@ class Batch:
     notes: list[str] = field(default_factory=list)
 
 
-def _fulltext_query(surface: str) -> str | None:
-    words = [t for t, _, _ in tokenize(surface) if _WORD.match(t)]
+def fulltext_query(
+    surface: str, join: str = " AND ", skip: frozenset[str] = frozenset()
+) -> str | None:
+    """A Lucene query for names and aliases close to ``surface``'s words (fuzzy for long
+    words); ``join`` " OR " finds names sharing any of them, ``skip`` drops words first."""
+    words = [t for t, _, _ in tokenize(surface) if _WORD.match(t) and t.lower() not in skip]
     if not words:
         return None
-    terms = " AND ".join(f"{w}~1" if len(w) > 4 else w for w in words)
+    terms = join.join(f"{w}~1" if len(w) > 4 else w for w in words)
     return f"name:({terms}) OR aliases:({terms})"
 
 
@@ -86,7 +90,7 @@ def search_candidates(
         rows = [
             {"key": i, "query": q}
             for i, s in enumerate(todo)
-            if (q := _fulltext_query(s.surface)) is not None
+            if (q := fulltext_query(s.surface)) is not None
         ]
         if rows:
             for r in graph.read(Q.FULLTEXT_ENTITIES, {"rows": rows, "k": opts.k}):

@@ -26,6 +26,7 @@ CODES: dict[str, type[ServingError]] = {
     "MMKG-E009": E.NoVectorIndexError,
     "MMKG-E010": E.StaleKeyError,
     "MMKG-E011": E.RunCorruptError,
+    "MMKG-E012": E.UnknownUserError,
 }
 _CODED = re.compile(r"(MMKG-E\d{3}): (.*?)(?:\n|$)", re.S)
 _MISSING = ("ProcedureNotFound", "Unknown function", "no procedure", "There is no procedure")

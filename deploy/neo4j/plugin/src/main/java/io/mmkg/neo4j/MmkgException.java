@@ -20,7 +20,8 @@ final class MmkgException extends IllegalArgumentException {
         OUT_OF_MEMORY("MMKG-E008"),
         NO_INDEX("MMKG-E009"),
         STALE_KEY("MMKG-E010"),
-        RUN_CORRUPT("MMKG-E011");
+        RUN_CORRUPT("MMKG-E011"),
+        UNKNOWN_USER("MMKG-E012");
 
         final String id;
 

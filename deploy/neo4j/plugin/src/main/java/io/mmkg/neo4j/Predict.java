@@ -125,14 +125,14 @@ public class Predict {
         return ranked(hits, run);
     }
 
-    private static Stream<EntityHit> ranked(List<Ranker.Hit> hits, Run run) {
+    static Stream<EntityHit> ranked(List<Ranker.Hit> hits, Run run) {
         List<EntityHit> out = new ArrayList<>(hits.size());
         for (int i = 0; i < hits.size(); i++) out.add(new EntityHit(hits.get(i), i + 1, run.id));
         return out.stream();
     }
 
     /** MIPS → nearest neighbour: the index holds [t, sqrt(M² - |t|²)], so the query is [q, 0]. */
-    private static float[] pad(float[] q) {
+    static float[] pad(float[] q) {
         float[] out = new float[q.length + 1];
         System.arraycopy(q, 0, out, 0, q.length);
         return out;

@@ -34,6 +34,8 @@ final class Run {
     final String inverseProperty;
     final long entityCount;
     final Scorer scorer;
+    /** Recommender runs: the User property holding each user's vector (else null). */
+    final String userProperty;
 
     private Run(Node node) {
         this.id = str(node, "id");
@@ -47,6 +49,7 @@ final class Run {
         this.relationProperty = str(node, "relation_property");
         this.inverseProperty = (String) node.getProperty("inverse_property", null);
         this.entityCount = num(node, "entity_count");
+        this.userProperty = (String) node.getProperty("user_property", null);
         this.scorer = Scorer.of(
                 (String) node.getProperty("score", null),
                 (String) node.getProperty("distance", null),
@@ -74,7 +77,12 @@ final class Run {
 
     /** The id of the active run, or null. */
     static String activeId(Transaction tx) {
-        Node serving = tx.findNode(SERVING, "name", "default");
+        return activeId(tx, "default");
+    }
+
+    /** The id of the run a serving pointer names ('default': link prediction; 'recommend'). */
+    static String activeId(Transaction tx, String name) {
+        Node serving = tx.findNode(SERVING, "name", name);
         Object active = serving == null ? null : serving.getProperty("active", null);
         return active instanceof String s ? s : null;
     }
