@@ -60,10 +60,8 @@ def test_two_hop_splits_and_image_placeholders() -> None:
     assert _splits("Where was X born?") == []
     assert _image_masked("Where was this person born?") == "Where was X born?"
     assert _image_masked("What is the capital of this country?") == "What is the capital of X?"
-    assert (
-        _image_masked("Who painted the one in the picture")
-        == "Who painted the one in the picture X"
-    )
+    assert _image_masked("Who painted the one in the picture?") == "Who painted X?"
+    assert _image_masked("Who painted") == "Who painted X"
 
 
 def _profiles() -> Profiles:
