@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup services demo test test-fast test-unit test-java lint format bench-ingest bench-kge bench-quality bench-predict bench-media bench-pipeline bench-web neo4j-start neo4j-stop clean
+.PHONY: help setup services demo test test-fast test-unit test-java lint format bench-ingest bench-kge bench-quality bench-predict bench-media bench-pipeline bench-web bench-qa bench-recommend neo4j-start neo4j-stop clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -80,6 +80,12 @@ bench-pipeline: setup  ## media through Redis + Celery workers vs in-process (be
 
 bench-web: setup  ## workbench and API latency on FB15k-237 with media (bench/results/web.json)
 	$(BIN)/python bench/web.py
+
+bench-qa: setup  ## question answering on FB15k-237: generated questions, lookup and prediction (bench/results/qa.json)
+	$(BIN)/python bench/qa.py
+
+bench-recommend: setup  ## recommendation on FB15k-237 films with a synthetic log, against popularity and MF (bench/results/recommend.json)
+	$(BIN)/python bench/recommend.py
 
 neo4j-start: setup  ## Start the managed Neo4j
 	$(BIN)/mmkg neo4j start

@@ -212,3 +212,30 @@ def test_recommend_from_interactions_with_explanations_and_cold_items(
     assert [r["id"] for r in out] == [r["id"] for r in rows]
     failed = run_cli(neo4j_settings, "recommend", "ghost", check=False)
     assert failed.returncode != 0 and "unknown user 'ghost'" in failed.stderr + failed.stdout
+
+
+def test_the_api_asks_and_recommends(demo: Graph, neo4j_settings: Settings) -> None:
+    """After the recommender test above fitted one: the same answers over HTTP."""
+    from fastapi.testclient import TestClient
+
+    from mmkg.platform.api_keys import create_key
+    from mmkg.web import create_app
+
+    key = create_key(demo, "read", "apps")[1]
+    headers = {"Authorization": f"Bearer {key}"}
+    photo = neo4j_settings.home / "demo-media" / "china.jpg"
+    with TestClient(create_app(neo4j_settings, demo)) as c:
+        r = c.get("/api/v1/ask", params={"q": "Where was Marie Curie born?"}, headers=headers)
+        assert r.status_code == 200 and r.json()["answers"][0]["id"] == "warsaw"
+        r = c.post(
+            "/api/v1/ask/image",
+            headers=headers,
+            data={"q": "What is the capital of this country?"},
+            files={"image": ("china.jpg", photo.read_bytes(), "image/jpeg")},
+        )
+        assert r.status_code == 200 and r.json()["answers"][0]["id"] == "beijing"
+        r = c.get("/api/v1/recommend/u0", params={"k": 3}, headers=headers)
+        assert r.status_code == 200 and len(r.json()["recommendations"]) == 3
+        r = c.get("/api/v1/recommend/ghost", headers=headers)
+        assert r.status_code == 404 and r.json()["title"] == "unknown user"
+        assert c.get("/api/v1/ask", params={"q": "x"}).status_code == 401

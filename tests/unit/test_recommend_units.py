@@ -112,3 +112,31 @@ def test_synthetic_log_holds_out_the_last_item_and_keeps_cold_films_out_of_train
     per_user = {u: [a for uu, _, _, a in log.train if uu == u] for u in log.test}
     assert all(a == sorted(a) and 9 <= len(a) <= 39 for a in per_user.values())
     assert synthetic_log(triples, users=50, seed=0).train == log.train  # reproducible
+
+
+def test_each_users_latest_interaction_is_held_out_for_early_stopping() -> None:
+    from mmkg.platform.recommend.graph import last_interactions
+
+    users = np.asarray([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    at = np.asarray([5.0, 9.0, 1.0, 3.0, 4.0, 2.0, 8.0, 7.0, 1.0])
+    held = last_interactions(users, at)
+    assert held.tolist() == [False, True, False, False, False, False, True, False, False]
+
+
+def test_item_facts_are_each_items_neighbours_both_ways() -> None:
+    from mmkg.platform.kge.triples import TripleSet
+    from mmkg.platform.recommend.graph import catalogue, item_facts
+
+    ids = ["f1", "f2", "f3", "drama", "usa", "ann", "paris"]
+    t = [(0, 0, 3), (1, 0, 3), (2, 0, 3), (0, 1, 4), (2, 1, 4), (5, 2, 0), (6, 3, 4)]
+    ts = TripleSet(np.asarray(t), ids, ["genre", "country", "acted_in", "city_of"])
+    facts = item_facts(ts, ["f1", "f3", "nowhere"], width=2)
+    vocab = facts.vocabulary
+    got = [{vocab[v] for v in row if v >= 0} for row in facts.neighbours]
+    assert got[1] == {"drama", "usa"} and got[2] == set()
+    assert len(got[0]) == 2 and got[0] <= {"drama", "usa", "ann"}  # a sample of 3
+    assert facts.mask.tolist() == [True, True, False]
+    # f3 nobody touched, but its facts look like f1's and f2's: it joins the catalogue.
+    items, added = catalogue(ts, ["f1", "f2"], 0.5)
+    assert items[:2] == ["f1", "f2"] and "f3" in items[2:] and added == len(items) - 2
+    assert "paris" not in items

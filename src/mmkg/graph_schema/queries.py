@@ -562,9 +562,7 @@ EXPORT_INTERACTIONS = (
     "RETURN u.id AS user, e.id AS item, i.weight AS weight, i.at AS at ORDER BY user, at, item"
 )
 USER_EXISTS = "MATCH (u:User {id: $id}) RETURN u.id AS id, COUNT { (u)-[:INTERACTED]->() } AS n"
-SET_USER_VECTORS = (
-    "UNWIND $rows AS row MATCH (u:User {id: row.id}) SET u[$property] = row.vector"
-)
+SET_USER_VECTORS = "UNWIND $rows AS row MATCH (u:User {id: row.id}) SET u[$property] = row.vector"
 REMOVE_USER_VECTORS = (
     "MATCH (u:User) WHERE u[$property] IS NOT NULL "
     "CALL (u) { SET u[$property] = null } IN TRANSACTIONS OF 10000 ROWS"
@@ -576,13 +574,15 @@ RECOMMEND = (
     "RETURN id, score, rank, run"
 )
 # Why an item is recommended: an item the user has, a neighbour of it, and that neighbour's
-# fact about the recommended item (user → item → shared entity → recommendation); the user's
-# heaviest, latest interactions first.
+# fact about the recommended item (user → item → shared entity → recommendation). The most
+# specific shared entity first (a director before a currency: fewest relationships), then the
+# user's heaviest, latest interactions.
 EXPLAIN_RECOMMENDATIONS = (
     "MATCH (u:User {id: $user}) UNWIND $ids AS rid MATCH (rec:Entity {id: rid}) "
     "CALL (u, rec) { MATCH (u)-[i:INTERACTED]->(item:Entity)-[r1]-(shared:Entity)-[r2]-(rec) "
     "WHERE item <> rec AND shared <> rec AND shared <> item "
-    "RETURN item, r1, shared, r2 ORDER BY i.weight DESC, i.at DESC LIMIT 1 } "
+    "RETURN item, r1, shared, r2 "
+    "ORDER BY COUNT { (shared)--() } ASC, i.weight DESC, i.at DESC LIMIT 1 } "
     "OPTIONAL MATCH (t1:RelationType {type: type(r1)}) "
     "OPTIONAL MATCH (t2:RelationType {type: type(r2)}) "
     "RETURN rid AS id, rec.name AS name, item.id AS item, item.name AS item_name, "
@@ -730,6 +730,7 @@ DELETE_DUPLICATE_RELATIONSHIPS = (
 
 # --- maintenance (tests and benchmarks empty the database between rounds) ------------------
 DELETE_ALL = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+DELETE_USERS = "MATCH (n:User) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
 DELETE_MEDIA = "MATCH (n:Media) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
 # Run against the system database of a server started with authentication off (reset).
 RESET_PASSWORD = "ALTER USER $user SET PASSWORD $password CHANGE NOT REQUIRED"

@@ -14,6 +14,7 @@ from mmkg.errors import InvalidRequestError
 from mmkg.platform.api_keys import ApiKey
 from mmkg.platform.media.files import KINDS
 from mmkg.platform.serving import predict as P
+from mmkg.web.answers import answerer
 from mmkg.web.auth import context, reader, writer
 from mmkg.web.media_files import media_record, thumbnail
 from mmkg.web.problems import Problem
@@ -29,7 +30,7 @@ router = APIRouter(
             (400, "Invalid request"),
             (401, "No valid API key"),
             (403, "The key's scope does not allow this"),
-            (404, "Unknown entity, relation, run, media or job"),
+            (404, "Unknown entity, relation, run, user, media or job"),
             (409, "Not ready: no active run, no vector index yet"),
             (410, "The media's file is gone"),
             (413, "Request too large"),
@@ -112,6 +113,49 @@ def search_image(
         ).to_dict()
     finally:
         path.unlink(missing_ok=True)
+
+
+@router.get("/ask", summary="Answer a question from the graph, else by link prediction")
+def ask(
+    request: Request,
+    _: Reader,
+    q: Annotated[str, Query(min_length=1, max_length=2000, description="The question.")],
+    k: Annotated[int, Query(ge=1, le=100)] = 5,
+) -> dict[str, Any]:
+    if not q.strip():
+        raise InvalidRequestError("empty question")
+    result: dict[str, Any] = answerer(context(request)).ask(q, k=k).to_dict()
+    return result
+
+
+@router.post(
+    "/ask/image", summary="Answer a question about an image ('Where was this person born?')"
+)
+def ask_image(
+    request: Request,
+    _: Reader,
+    q: Annotated[str, Form(min_length=1, max_length=2000)],
+    image: Annotated[UploadFile, File(description="The picture the question is about.")],
+    k: Annotated[int, Form(ge=1, le=100)] = 5,
+) -> dict[str, Any]:
+    if not q.strip():
+        raise InvalidRequestError("empty question")
+    path = query_image(request, image)
+    try:
+        result: dict[str, Any] = answerer(context(request)).ask(q, path, k).to_dict()
+        return result
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@router.get("/recommend/{user}", summary="Items a user is likely to want next, with explanations")
+def recommend(
+    request: Request, _: Reader, user: str, k: K = 10, explain: bool = True
+) -> dict[str, Any]:
+    from mmkg.platform.recommend.graph import recommend as recommend_items
+
+    recs = recommend_items(context(request).graph, user, k, explain=explain)
+    return {"user": user, "recommendations": [r.to_dict() for r in recs]}
 
 
 @router.get("/entities/{entity_id}", summary="An entity: facts, media, predictions, neighbours")

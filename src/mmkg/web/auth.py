@@ -27,6 +27,7 @@ class Context:
     keys: KeyVerifier
     sessions: Sessions
     queue: Any = None  # the Celery app that sends ingest jobs, made on the first upload
+    answerer: Any = None  # question answering, built on the first question (answers.py)
 
 
 def context(request: Request) -> Context:

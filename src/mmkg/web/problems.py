@@ -26,6 +26,7 @@ STATUS: tuple[tuple[type[E.MmkgError], int, str], ...] = (
     (E.UnknownEntityError, 404, "unknown entity"),
     (E.UnknownRelationError, 404, "unknown relation"),
     (E.UnknownRunError, 404, "unknown embedding run"),
+    (E.UnknownUserError, 404, "unknown user"),
     (E.InvalidRequestError, 400, "invalid request"),
     (E.CacheMemoryError, 503, "over the memory budget"),
     (E.ServingError, 409, "not ready to serve this"),

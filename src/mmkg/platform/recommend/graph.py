@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,13 +25,15 @@ from mmkg.errors import DataError, InvalidRequestError, UnknownUserError
 from mmkg.graph_schema import queries as Q
 from mmkg.graph_schema.names import RunNames
 from mmkg.platform.ingest.common import batched
-from mmkg.platform.recommend.model import FitConfig, ItemFeatures, fit
+from mmkg.platform.kge.triples import TripleSet
+from mmkg.platform.recommend.model import FitConfig, FitResult, ItemFacts, ItemFeatures, fit
 from mmkg.platform.store import Graph
 from mmkg.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MODALITIES = ("structure", "text", "image")
+MODALITIES = ("facts", "structure", "text", "image")
+FACTS_PER_ITEM = 128
 MAX_K = 1000
 
 
@@ -59,16 +61,25 @@ def read_interactions(graph: Graph) -> tuple[list[str], list[str], list[float], 
     )
 
 
-def catalogue(graph: Graph, interacted: list[str], threshold: float) -> tuple[list[str], int]:
-    """The interacted items, then the entities whose facts resemble theirs; and how many of
-    those were added."""
+def graph_triples(graph: Graph) -> TripleSet | None:
+    """The graph's facts, or None when it has none."""
     from mmkg.errors import ExportError
     from mmkg.platform.export import export_triples
-    from mmkg.platform.profiles import Profiles
 
     try:
-        triples = export_triples(graph).to_triple_set()
+        return export_triples(graph).to_triple_set()
     except ExportError:
+        return None
+
+
+def catalogue(
+    triples: TripleSet | None, interacted: list[str], threshold: float
+) -> tuple[list[str], int]:
+    """The interacted items, then the entities whose facts resemble theirs; and how many of
+    those were added."""
+    from mmkg.platform.profiles import Profiles
+
+    if triples is None:
         return list(interacted), 0  # no facts at all: only what users have touched
     profiles = Profiles.from_triples(triples)
     rows = [profiles.entity_index[e] for e in interacted if e in profiles.entity_index]
@@ -84,6 +95,32 @@ def catalogue(graph: Graph, interacted: list[str], threshold: float) -> tuple[li
         if profiles.entity_ids[i] not in have
     ]
     return list(interacted) + sorted(extra), len(extra)
+
+
+def item_facts(
+    triples: TripleSet, ids: list[str], width: int = FACTS_PER_ITEM, seed: int = 0
+) -> ItemFacts:
+    """Each item's neighbours (either direction), at most ``width`` of them (a sample, for
+    hubs), as indices into the vocabulary of every neighbour any item has."""
+    rng = np.random.default_rng(seed)
+    t = triples.triples
+    position = {e: i for i, e in enumerate(triples.entity_ids)}
+    rows = np.asarray([position.get(e, -1) for e in ids])
+    item_of = np.full(len(triples.entity_ids), -1, dtype=np.int64)
+    item_of[rows[rows >= 0]] = np.flatnonzero(rows >= 0)
+    pairs = np.concatenate(
+        [np.stack([item_of[t[:, 0]], t[:, 2]], 1), np.stack([item_of[t[:, 2]], t[:, 0]], 1)]
+    )
+    pairs = np.unique(pairs[pairs[:, 0] >= 0], axis=0)
+    vocab, inverse = np.unique(pairs[:, 1], return_inverse=True)
+    out = np.full((len(ids), width), -1, dtype=np.int64)
+    starts = np.searchsorted(pairs[:, 0], np.arange(len(ids) + 1))
+    for i in range(len(ids)):
+        mine = inverse[starts[i] : starts[i + 1]]
+        if len(mine) > width:
+            mine = rng.choice(mine, width, replace=False)
+        out[i, : len(mine)] = mine
+    return ItemFacts(out, [triples.entity_ids[v] for v in vocab])
 
 
 def _unit(values: np.ndarray[Any, Any], mask: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -108,6 +145,8 @@ def item_features(
     notes: list[str] = []
     position = {e: i for i, e in enumerate(ids)}
     for name in names:
+        if name == "facts":
+            continue  # not a feature matrix: item_facts
         if name == "structure":
             run_id = active_run_id(graph)
             if run_id is None:
@@ -132,6 +171,61 @@ def item_features(
             continue
         out.append(ItemFeatures(name, _unit(values, mask), mask, source))
     return out, notes
+
+
+def last_interactions(users: np.ndarray[Any, Any], at: np.ndarray[Any, Any]) -> Any:
+    """A mask of each user's latest interaction, for users with at least three."""
+    order = np.lexsort((at, users))
+    out = np.zeros(len(users), dtype=bool)
+    counts = np.bincount(users)
+    ends = np.cumsum(counts[counts > 0]) - 1
+    last = order[ends]
+    out[last[counts[users[last]] >= 3]] = True
+    return out
+
+
+def fit_early_stopped(
+    uix: np.ndarray[Any, Any],
+    iix: np.ndarray[Any, Any],
+    at: np.ndarray[Any, Any],
+    n_users: int,
+    features: list[ItemFeatures],
+    n_items: int,
+    config: FitConfig,
+    show_progress: bool | None = None,
+    facts: ItemFacts | None = None,
+) -> tuple[FitResult, str]:
+    """Early stopping on each user's latest interaction (Hits@10), then a refit on every
+    interaction for as many epochs as were best."""
+    held = last_interactions(uix, at)
+    if not held.any():
+        return fit(uix, iix, n_users, features, n_items, config, show_progress, facts), (
+            "no user has three interactions: no validation, all epochs trained"
+        )
+    keep = ~held
+    probe = fit(
+        uix[keep],
+        iix[keep],
+        n_users,
+        features,
+        n_items,
+        config,
+        show_progress,
+        facts,
+        (uix[held], iix[held]),
+    )
+    epochs = probe.best_epoch or config.epochs
+    result = fit(
+        uix, iix, n_users, features, n_items, replace(config, epochs=epochs), show_progress, facts
+    )
+    result.valid_hits = probe.valid_hits
+    result.best_epoch = epochs
+    note = (
+        f"validation Hits@10 {max(probe.valid_hits, default=0):.4f} at epoch {epochs} of "
+        f"{len(probe.valid_hits)} ({int(held.sum())} users' latest interactions held out), "
+        "then refitted on all interactions"
+    )
+    return result, note
 
 
 @dataclass
@@ -172,10 +266,12 @@ def fit_recommender(
         raise InvalidRequestError(f"unknown modality {bad[0]!r}: use {', '.join(MODALITIES)}")
     config = config or FitConfig()
     started = time.perf_counter()
-    users, items, _, _ = read_interactions(graph)
+    users, items, _, at = read_interactions(graph)
     user_ids = sorted(set(users))
     interacted = sorted(set(items))
-    ids, added = catalogue(graph, interacted, catalogue_threshold)
+    triples = graph_triples(graph)
+    ids, added = catalogue(triples, interacted, catalogue_threshold)
+    facts = item_facts(triples, ids) if "facts" in modalities and triples is not None else None
     if "text" in modalities:
         from mmkg.platform.media.search import embed_entities
 
@@ -183,15 +279,13 @@ def fit_recommender(
     features, notes = item_features(graph, settings, ids, modalities)
     u_pos = {u: i for i, u in enumerate(user_ids)}
     i_pos = {e: i for i, e in enumerate(ids)}
-    result = fit(
-        np.asarray([u_pos[u] for u in users], dtype=np.int64),
-        np.asarray([i_pos[e] for e in items], dtype=np.int64),
-        len(user_ids),
-        features,
-        len(ids),
-        config,
-        show_progress,
+    uix = np.asarray([u_pos[u] for u in users], dtype=np.int64)
+    iix = np.asarray([i_pos[e] for e in items], dtype=np.int64)
+    result, note = fit_early_stopped(
+        uix, iix, np.asarray(at), len(user_ids), features, len(ids), config, show_progress, facts
     )
+    notes.append(note)
+    config = replace(config, epochs=len(result.history))
     run_id = run_id or time.strftime("rec-%Y%m%d-%H%M%S")
     keys = {r["id"]: r["key"] for r in graph.read(Q.ENTITY_KEYS, {"ids": ids})}
     artifact = artifact_from_tables(
@@ -204,7 +298,7 @@ def fit_recommender(
         np.zeros((0, config.dim), np.float32),
         entity_keys=[keys[e] for e in ids],
         params={"recommender": asdict(config), "catalogue_threshold": catalogue_threshold},
-        metrics={"loss": result.history[-1:], "features": result.features},
+        metrics={"loss": result.history[-1:], "features": result.features, "epochs": config.epochs},
     )
     previous = graph.read(Q.RECOMMENDER_RUN)[0]["id"]
     prop = RunNames.for_run(run_id).user

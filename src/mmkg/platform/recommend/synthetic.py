@@ -7,10 +7,11 @@ that reads it (``mmkg ingest interactions``) takes a real log unchanged.
 
 Films are the heads of ``/film/film/genre`` (FB15k-237); a film's attributes are its genres,
 countries (``/film/film/country``) and actors (``/film/actor/film./film/performance/film``).
-Each user draws two genres (by how common they are), one country and three actors of films in
-those genres; a film's affinity is ``1.0·shared genres + 0.7·shared country + 0.8·shared
-actors``, and users pick ``10..40`` films without replacement with probability
-``∝ exp(2·affinity) · (1 + film degree)^0.5`` (taste, plus some popularity), at increasing
+Each user draws two genres (uniformly among those with at least 20 films), one country (by how
+common it is) and three actors of films in those genres; a film's affinity is ``1.0·shared
+genres + 0.7·shared country + 0.8·shared actors``, and users pick ``10..40`` films without
+replacement with probability ``∝ exp(3·affinity) · (1 + film degree)^0.5`` (taste, plus some
+popularity), at increasing
 times. A tenth of the films are *cold*: they never appear in training, and a fifth of the users
 have a cold film (drawn from their taste) as their last interaction.
 """
@@ -26,6 +27,8 @@ import numpy as np
 GENRE = "/film/film/genre"
 COUNTRY = "/film/film/country"
 ACTOR = "/film/actor/film./film/performance/film"
+TASTE = 3.0  # how strongly affinity outweighs popularity
+MIN_GENRE_FILMS = 20
 
 
 @dataclass
@@ -35,6 +38,9 @@ class SyntheticLog:
     cold: set[str]
     films: list[str]
     tastes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # Per user, the generator's own probability of each film (in ``films`` order): the best
+    # any recommender could rank by (the benchmark's "oracle" row).
+    truth: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def film_attributes(
@@ -67,15 +73,19 @@ def synthetic_log(
     degree = Counter(x for h, _, t in triples for x in (h, t))
     genres = Counter(g for f in ids for g in films[f].get("genre", ()))
     countries = Counter(c for f in ids for c in films[f].get("country", ()))
+    # Tastes are for genres with enough films to draw from (uniformly: a taste for a niche
+    # genre is as likely as one for drama).
+    common_genres = sorted(g for g, n in genres.items() if n >= MIN_GENRE_FILMS)
     cold = set(rng.sample(ids, int(len(ids) * cold_share)))
     popularity = np.asarray([(1 + degree[f]) ** 0.5 for f in ids])
     log: list[tuple[str, str, float, float]] = []
     test: dict[str, str] = {}
     tastes: dict[str, dict[str, list[str]]] = {}
+    truth: dict[str, np.ndarray] = {}
     t0 = 1_600_000_000.0
     for n in range(users):
         user = f"user{n:05d}"
-        g = rng.choices(list(genres), weights=list(genres.values()), k=2)
+        g = rng.sample(common_genres, 2)
         c = rng.choices(list(countries), weights=list(countries.values()), k=1)
         pool = sorted(
             {
@@ -95,7 +105,8 @@ def synthetic_log(
                 for f in ids
             ]
         )
-        p = np.exp(2.0 * affinity) * popularity
+        p = np.exp(TASTE * affinity) * popularity
+        truth[user] = p / p.sum()
         count = rng.randint(10, 40)
         np_rng = np.random.default_rng(seed * 100_003 + n)
         warm_p = np.where([f in cold for f in ids], 0.0, p)
@@ -107,4 +118,4 @@ def synthetic_log(
         for i, at in zip(picks[:-1], times[:-1], strict=True):
             log.append((user, ids[i], float(rng.randint(3, 5)), at))
         test[user] = ids[picks[-1]]
-    return SyntheticLog(log, test, cold, ids, tastes)
+    return SyntheticLog(log, test, cold, ids, tastes, truth)

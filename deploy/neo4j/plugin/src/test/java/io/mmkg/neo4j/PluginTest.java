@@ -40,6 +40,7 @@ class PluginTest {
                 .withFunction(Predict.class)
                 .withProcedure(CacheProcedures.class)
                 .withProcedure(Write.class)
+                .withProcedure(Recommend.class)
                 .withConfig(PluginSettings.CACHE_MAX_HEAP_FRACTION, 0.6)
                 .withConfig(PluginSettings.CONCURRENCY, 2)
                 // The monitor that applies transaction timeouts checks every 2 s by default.
@@ -130,6 +131,47 @@ class PluginTest {
                 }
             }
         }
+    }
+
+    @Test
+    void recommendRanksItemsByInnerProductExcludesWhatTheUserHasAndNamesBadUsers() {
+        Fixtures.Written w = Fixtures.run(db, "rec_run", "distmult", 500, 16, 5);
+        float[] user = w.entities()[3].clone();
+        try (var tx = db.beginTx()) {
+            tx.findNode(Run.EMBEDDING_RUN, "id", "rec_run").setProperty("user_property", "mmkg_u_rec_run");
+            var u = tx.createNode(Recommend.USER);
+            u.setProperty("id", "alice");
+            u.setProperty("mmkg_u_rec_run", user);
+            u.createRelationshipTo(tx.findNode(Run.ENTITY, "id", w.ids()[3]), Recommend.INTERACTED);
+            tx.createNode(Recommend.USER).setProperty("id", "bob"); // fitted before bob existed
+            tx.createNode(Run.SERVING).setProperty("name", "recommend");
+            tx.commit();
+        }
+        List<Integer> want = IntStream.range(0, w.entities().length).boxed().filter(i -> i != 3)
+                .sorted(Comparator.comparingDouble((Integer t) -> -dot(user, w.entities()[t])))
+                .limit(5).toList();
+        List<Map<String, Object>> got = Fixtures.rows(db,
+                "CALL mmkg.recommend('alice', 5, {run: 'rec_run', mode: 'exact'}) YIELD id, score, rank "
+                        + "RETURN id, score, rank", Map.of());
+        assertEquals(5, got.size());
+        for (int i = 0; i < 5; i++) {
+            assertEquals(w.ids()[want.get(i)], got.get(i).get("id"));
+            assertEquals(dot(user, w.entities()[want.get(i)]), (double) got.get(i).get("score"), 1e-4);
+        }
+        var unknown = assertThrows(Exception.class,
+                () -> Fixtures.rows(db, "CALL mmkg.recommend('carol', 5, {run: 'rec_run'})", Map.of()));
+        assertTrue(rootMessage(unknown).contains("MMKG-E012"), rootMessage(unknown));
+        var blank = assertThrows(Exception.class,
+                () -> Fixtures.rows(db, "CALL mmkg.recommend('bob', 5, {run: 'rec_run'})", Map.of()));
+        assertTrue(rootMessage(blank).contains("MMKG-E006"), rootMessage(blank));
+        var none = assertThrows(Exception.class, () -> Fixtures.rows(db, "CALL mmkg.recommend('alice', 5)", Map.of()));
+        assertTrue(rootMessage(none).contains("MMKG-E003"), rootMessage(none));
+    }
+
+    private static double dot(float[] a, float[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += a[i] * b[i];
+        return s;
     }
 
     @Test
