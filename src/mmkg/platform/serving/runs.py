@@ -63,8 +63,14 @@ def activate_run(graph: Graph, run_id: str) -> None:
     """Make ``run_id`` the run that serves predictions, in one transaction.
 
     Raises:
-        DataError: when the run is unknown or not completely written.
+        DataError: when the run is unknown, not completely written, or a recommender's.
     """
+    existing = get_run(graph, run_id)
+    if existing is not None and existing.get("kind") == "recommender":
+        raise DataError(
+            f"embedding run {run_id!r} holds a recommender's item vectors, not link "
+            "prediction's: `CALL mmkg.recommend` serves it (`mmkg recommend --fit` made it)"
+        )
     if graph.write_rows(Q.ACTIVATE_RUN, {"id": run_id}):
         log.info("embedding run %s is now active", run_id)
         return
