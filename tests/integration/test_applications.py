@@ -69,6 +69,9 @@ def test_two_hop_questions_are_chained_with_the_whole_path(qa: QuestionAnswerer)
     top = r.answers[0]
     assert top.id == "french_language" and top.source == "graph"
     assert [e["tail"] for e in top.evidence] == ["pierre_curie", "french_language"]
+    r = qa.ask("Where was the spouse of Marie Curie born?")  # the chain inside a question
+    assert r.reading is not None and [p for p, _ in r.reading.path] == ["spouse", "born_in"]
+    assert r.answers[0].id == "paris"
 
 
 def test_a_question_the_graph_cannot_answer_is_predicted_with_a_probability(

@@ -58,6 +58,10 @@ def test_two_hop_splits_and_image_placeholders() -> None:
     assert ("What is the place of birth of X?", "the director of X") in splits
     assert ("What is the place of X?", "birth of the director of X") in splits
     assert _splits("Where was X born?") == []
+    assert _splits("Where was the director of X born?") == [
+        ("Where was X born?", "the director of X")
+    ]
+    assert _splits("What is the capital of X?") == []  # nothing left to ask outside
     assert _image_masked("Where was this person born?") == "Where was X born?"
     assert _image_masked("What is the capital of this country?") == "What is the capital of X?"
     assert _image_masked("Who painted the one in the picture?") == "Who painted X?"

@@ -56,9 +56,44 @@ EPS = 1e-3
 LOOKUP_LIMIT = 100
 PREDICT_K = 50  # predictions fetched before the answer-side filter
 MIDDLE_K = 3  # predicted middles a two-hop question follows
+MIDDLE_FACTS = 20  # known middles it follows (one lookup or prediction each)
 MEDIA_PER_ANSWER = 3
 MAX_K = 100
 _OF = re.compile(r"\bof\b", re.IGNORECASE)
+_DET = re.compile(r"\b(?:the|a|an)\b", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+_FILLER = frozenset(
+    {
+        "what",
+        "who",
+        "whom",
+        "which",
+        "where",
+        "when",
+        "is",
+        "was",
+        "are",
+        "were",
+        "be",
+        "the",
+        "a",
+        "an",
+        "of",
+        "tell",
+        "me",
+        "name",
+        "give",
+        "does",
+        "do",
+        "did",
+        "has",
+        "have",
+        "its",
+        "it",
+        "this",
+        "that",
+    }
+)
 _DEICTIC = re.compile(
     r"\b(?:this|that|the)\s+(?:\w+\s+)?(?:in|on|of)\s+(?:the|this)\s+(?:picture|photo|image)\b"
     r"|\b(?:this|that)\s+\w+|\bit\b",
@@ -146,20 +181,31 @@ def _image_masked(question: str) -> str:
 
 
 def _splits(masked: str) -> list[tuple[str, str]]:
-    """Two-hop readings of a masked question: (outer, inner) around each "of" before the
-    placeholder but the last: "What is the place of birth of the director of X?" gives
-    ("What is the place of birth of X?", "the director of X") and ("What is the place of X?",
-    "birth of the director of X")."""
+    """Two-hop readings of a masked question, (outer, inner): the inner phrase is "… of X"
+    starting at a determiner or after an earlier "of", and the outer question has it replaced
+    by the placeholder. "What is the place of birth of the director of X?" gives ("What is the
+    place of birth of X?", "the director of X") and ("What is the place of X?", "birth of the
+    director of X"); "Where was the director of X born?" gives ("Where was X born?", "the
+    director of X")."""
     x = masked.find(PLACEHOLDER)
     if x < 0:
         return []
-    ofs = [m for m in _OF.finditer(masked, 0, x)]
+    ofs = list(_OF.finditer(masked, 0, x))
+    if not ofs:
+        return []
+    last = ofs[-1].start()
+    starts = {m.end() for m in ofs[:-1]} | {m.start() for m in _DET.finditer(masked, 0, last)}
+    end = x + len(PLACEHOLDER)
     out = []
-    for m in ofs[:-1]:
-        inner = masked[m.end() : x].strip()
-        outer = f"{masked[: m.start()].rstrip()} of {PLACEHOLDER}{masked[x + len(PLACEHOLDER) :]}"
-        out.append((outer, f"{inner} {PLACEHOLDER}"))
-    return out
+    for start in sorted(starts):
+        inner = masked[start:end].strip()
+        head = masked[:start].rstrip()
+        outer = f"{head} {PLACEHOLDER}{masked[end:]}".strip()
+        rest = {w.lower() for w in _WORD.findall(outer)} - _FILLER - {PLACEHOLDER.lower()}
+        # An outer question with nothing left to ask ("What is X?") is no second hop.
+        if inner and inner != PLACEHOLDER and head and rest:
+            out.append((outer, inner))
+    return list(dict.fromkeys(out))
 
 
 class QuestionAnswerer:
@@ -367,7 +413,7 @@ class QuestionAnswerer:
             r2, side2 = rest[0]
             middles = steps if steps and steps[0]["source"] == "graph" else steps[:MIDDLE_K]
             found: dict[str, dict[str, Any]] = {}
-            for mid in middles[:LOOKUP_LIMIT]:
+            for mid in middles[:MIDDLE_FACTS]:
                 for nxt in self._hop(mid["id"], r2, side2, k):
                     p = mid["p"] * nxt["p"]
                     source = "graph" if mid["source"] == nxt["source"] == "graph" else "prediction"
